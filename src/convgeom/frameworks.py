@@ -127,8 +127,8 @@ class Dialect:
                 if v < low:
                     raise self.reject(
                         f"{name} must be >= {low}, got {v} on axis {axis}",
-                        "non-positive " + name.split()[0] + " is not supported",
-                        f"use a positive {name.split()[0]}",
+                        f"{name}s must be positive",
+                        f"use a positive {name}",
                     )
         if r.padding_mode not in PADDING_MODES:
             raise self.reject(

@@ -73,10 +73,11 @@ class AxisGeometry:
 
     @property
     def remainder(self) -> int:
-        """``(n + pad_before + pad_after - e) mod s``: padded cells left over by floor division."""
-        if self.transposed:
+        """Padded cells after the last window: ``(n + pad_before + pad_after - e) mod s`` when
+        rounding down (what floor division leaves over); 0 for a transposed conv."""
+        if self.transposed or self.output <= 0:
             return 0
-        return (self.padded_input - self.effective_kernel) % self.stride
+        return max(0, self.padded_input - ((self.output - 1) * self.stride + self.effective_kernel))
 
     @property
     def dropped(self) -> int:
