@@ -10,7 +10,8 @@ import argparse
 import importlib
 import json
 import sys
-from typing import Any, Callable, NoReturn, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, Optional
 
 from .errors import GeometryError
 
@@ -157,7 +158,10 @@ def layer_params(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     cells = [list(map(str, headers))] + [[str(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    fmt = lambda r: "  ".join(c.rjust(w) for c, w in zip(r, widths))  # noqa: E731
+
+    def fmt(r: list[str]) -> str:
+        return "  ".join(c.rjust(w) for c, w in zip(r, widths))
+
     return "\n".join([fmt(cells[0]), fmt(["-" * w for w in widths])] + [fmt(r) for r in cells[1:]])
 
 
@@ -285,7 +289,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
                    parse_ints(args.dilation or "1", "dilation"))
         if not all(isinstance(v, int) for v in (k, s, d)):
             raise CliError("solve profile works on one axis", fix="give single ints")
-        prof = solve.same_profile(int(k), int(s), int(d), parse_range(args.sizes, "sizes"))  # type: ignore[call-overload]
+        assert isinstance(k, int) and isinstance(s, int) and isinstance(d, int)
+        prof = solve.same_profile(k, s, d, parse_range(args.sizes, "sizes"))
         payload = {"static": prof.static, "asymmetric_inputs": list(prof.asymmetric_inputs),
                    "table": [list(t) for t in prof.table]}
         human = ["static (independent of input size)" if prof.static else "input-dependent",

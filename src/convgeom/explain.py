@@ -6,7 +6,8 @@ configuration the framework rejects (the derivation up to the rule that refuses 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Union
+from collections.abc import Callable
+from typing import Any, Union
 
 from .errors import GeometryError
 from .frameworks import get_dialect

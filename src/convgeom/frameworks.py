@@ -26,7 +26,6 @@ from .padding import (
     causal_split,
     check_padding_mode,
     explicit_split,
-    full_split,
     same_split,
     torch_same_split,
 )
@@ -515,20 +514,20 @@ class TensorFlow(Dialect):
                 if v < 0:
                     raise self.reject(f"negative output_padding {v}", "", "use output_padding >= 0")
         axes = []
-        for axis, (n, k, e, s) in enumerate(zip(r.input, r.kernel, r.effective_kernel, r.stride)):
+        for axis, (n, e, s) in enumerate(zip(r.input, r.effective_kernel, r.stride)):
             full = transposed_full_output(n, s, e)
-            v = None if op is None else op[axis]
+            requested = None if op is None else op[axis]
             if mode == "valid":
-                pad = max(e, s) - e if v is None else v
+                pad: int = max(e, s) - e if requested is None else requested
                 out = full + pad
                 note = (
                     f"'valid': output = (n-1)*s + e + output_padding = {full} + {pad} = {out}"
-                    + (" (output_padding defaults to max(e, s) - e)" if v is None else "")
+                    + (" (output_padding defaults to max(e, s) - e)" if requested is None else "")
                 )
             else:
-                out = n * s if v is None else (n - 1) * s + e % 2 + v
+                out = n * s if requested is None else (n - 1) * s + e % 2 + requested
                 note = (
-                    f"'same': output = n*s = {out}" if v is None
+                    f"'same': output = n*s = {out}" if requested is None
                     else f"'same': output = (n-1)*s + e%2 + output_padding = {out}"
                 )
             consistent = ceil_div(out, s) == n if mode == "same" else full <= out <= full + s - 1

@@ -10,8 +10,9 @@ unread input and the receptive-field step of the layer.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional, Union
 
 from . import arithmetic
 from .arithmetic import effective_kernel
@@ -394,7 +395,7 @@ def _adaptive(op: str, input: IntOrTuple, output_size: Union[int, Sequence[Optio
     else:
         ndim = ndim_of(input=input)
         sizes_in = per_axis("input", input, ndim)
-        sizes_out = (int(output_size),) * ndim
+        sizes_out = (int(output_size),) * ndim  # type: ignore[arg-type]
     for axis, (n, o) in enumerate(zip(sizes_in, sizes_out)):
         if n < 1:
             raise GeometryError(

@@ -55,7 +55,7 @@ def _is_int(value: object) -> bool:
 
 def _as_int(name: str, value: object) -> int:
     if _is_int(value):
-        return int(value)  # type: ignore[call-overload]
+        return int(value)  # type: ignore[call-overload,no-any-return]
     # numpy / torch integer scalars are welcome, floats and bools are not
     if hasattr(value, "__index__") and not isinstance(value, bool):
         return int(value.__index__())
@@ -112,7 +112,7 @@ def parse_padding(padding: PaddingArg, ndim: int) -> Padding:
         return Padding("string", name=name)
     if isinstance(padding, (tuple, list)):
         if len(padding) and all(isinstance(p, (tuple, list)) for p in padding):
-            return Padding("explicit", pairs=_pairs(padding, ndim))  # type: ignore[arg-type]
+            return Padding("explicit", pairs=_pairs(padding, ndim))
         values = per_axis("padding", padding, ndim)  # type: ignore[arg-type]
         return Padding("symmetric", pairs=tuple((p, p) for p in values))
     value = _as_int("padding", padding)
