@@ -1,46 +1,82 @@
 """convgeom: exact convolution geometry for PyTorch, TensorFlow/Keras, JAX and ONNX.
 
-The core imports nothing but the standard library; NumPy ops (``convgeom.ops``) and model
-tracing (``convgeom.trace``) load their heavy dependencies only when used.
+``import convgeom`` loads nothing: each public name is imported from its module on first use
+(PEP 562), so command-line tools and libraries that import convgeom pay only for what they
+call. The core needs only the standard library; ``convgeom.ops`` needs NumPy and
+``convgeom.trace`` the frontend's framework, both imported only when used.
 """
 
 from __future__ import annotations
 
-from .errors import GeometryError
-from .geometry import (
-    AdaptivePoolGeometry,
-    AxisGeometry,
-    LayerGeometry,
-    ResizeGeometry,
-    adaptive_avg_pool,
-    adaptive_max_pool,
-    avg_pool,
-    conv,
-    conv_transpose,
-    interpolate,
-    max_pool,
-    unfold,
-)
-from .params import RawPads
-from .receptive_field import ReceptiveField, RFStep
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "AdaptivePoolGeometry",
-    "AxisGeometry",
-    "GeometryError",
-    "LayerGeometry",
-    "RFStep",
-    "RawPads",
-    "ReceptiveField",
-    "ResizeGeometry",
-    "adaptive_avg_pool",
-    "adaptive_max_pool",
-    "avg_pool",
-    "conv",
-    "conv_transpose",
-    "interpolate",
-    "max_pool",
-    "unfold",
-]
+#: public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "GeometryError": "convgeom.errors",
+    "RawPads": "convgeom.params",
+    "AxisGeometry": "convgeom.geometry",
+    "LayerGeometry": "convgeom.geometry",
+    "AdaptivePoolGeometry": "convgeom.geometry",
+    "ResizeGeometry": "convgeom.geometry",
+    "conv": "convgeom.geometry",
+    "conv_transpose": "convgeom.geometry",
+    "max_pool": "convgeom.geometry",
+    "avg_pool": "convgeom.geometry",
+    "unfold": "convgeom.geometry",
+    "adaptive_avg_pool": "convgeom.geometry",
+    "adaptive_max_pool": "convgeom.geometry",
+    "interpolate": "convgeom.geometry",
+    "RFStep": "convgeom.receptive_field",
+    "ReceptiveField": "convgeom.receptive_field",
+    "explain": "convgeom.explain",
+    "explain_call": "convgeom.explain",
+    "same_padding": "convgeom.solve",
+    "same_profile": "convgeom.solve",
+    "padding_for_output": "convgeom.solve",
+    "search": "convgeom.solve",
+    "inverse_transpose": "convgeom.solve",
+}
+
+#: subpackages with heavy dependencies, loaded on attribute access
+_SUBMODULES = ("ops", "tracing")
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from .errors import GeometryError
+    from .explain import explain, explain_call
+    from .geometry import (
+        AdaptivePoolGeometry,
+        AxisGeometry,
+        LayerGeometry,
+        ResizeGeometry,
+        adaptive_avg_pool,
+        adaptive_max_pool,
+        avg_pool,
+        conv,
+        conv_transpose,
+        interpolate,
+        max_pool,
+        unfold,
+    )
+    from .params import RawPads
+    from .receptive_field import ReceptiveField, RFStep
+    from .solve import inverse_transpose, padding_for_output, same_padding, same_profile, search
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is not None:
+        value = getattr(importlib.import_module(module_name), name)
+        globals()[name] = value  # later lookups skip __getattr__
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"convgeom.{name}")
+    raise AttributeError(f"module 'convgeom' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)
