@@ -14,7 +14,7 @@ Requirements (install into a separate virtualenv, NOT into the project environme
 Versions used for the committed files (any recent version should run; the exact versions are
 recorded in the "meta" object of every output file):
 
-    tensorflow-cpu 2.21.0, keras 3.15.1, jax/jaxlib 0.10.2, onnx 1.23.2, onnxruntime 1.31.1,
+    tensorflow-cpu 2.21.0, keras 3.15.1, jax/jaxlib 0.10.2 (newest on the mirror used), onnx 1.23.2, onnxruntime 1.31.1,
     numpy 2.4.x, Python 3.11.
 
 Output files (compact JSON; "records" holds one record per line)::
@@ -44,7 +44,9 @@ pad_before a direct NumPy 1-D implementation is evaluated; candidates whose 1-D 
 proportional to the corresponding fibre of the framework output survive, and the surviving
 combinations are checked exactly (allclose) against the whole framework output.  The unique
 match is then re-verified with a direct N-D NumPy loop implementation.  Nothing is computed from
-an output-size formula.  An axis whose pad_before is not identifiable from the values (e.g. a
+an output-size formula.  Max pooling is run twice, on strictly increasing and on strictly
+decreasing positive factors (a window's max is then its last / first in-input tap), because
+the max of random data pins down a window's position only weakly.  An axis whose pad_before is not identifiable from the values (e.g. a
 max-pool window covering the whole input for several offsets) gets null; an empty output gets
 pad_before null.
 
@@ -59,7 +61,11 @@ import argparse
 import itertools
 import json
 import os
+import re
+import signal
+import subprocess
 import sys
+import tempfile
 import time
 import zlib
 
@@ -68,6 +74,7 @@ import numpy as np
 FRAMEWORKS = ("tensorflow", "jax", "onnx")
 ONNX_OPSET = 21
 RTOL = 1e-4
+VERBOSE = os.environ.get("GOLDEN_VERBOSE") == "1"
 
 
 # --------------------------------------------------------------------------------------------
@@ -426,9 +433,25 @@ def make_datas(cfg, seed, dtype=np.float32):
     return [Data(seed, cfg["input"], k, signed_w=conv, dtype=dtype)]
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_FNODE = re.compile(r"^\{\{function_node [^}]*\}\}\s*")
+
+
+def f32list(a):
+    """float32 array -> nested lists of the shortest decimals that round-trip to float32."""
+    a = np.asarray(a, np.float32)
+    flat = [float(np.format_float_positional(v, unique=True, trim="-")) for v in a.ravel()]
+    return np.array(flat, dtype=np.float64).reshape(a.shape).tolist()
+
+
 def err_str(e):
-    msg = str(e).strip()
-    first = msg.splitlines()[0] if msg else ""
+    msg = _ANSI.sub("", str(e)).strip()
+    lines = [ln.strip() for ln in msg.splitlines() if ln.strip()]
+    first = lines[0] if lines else ""
+    if first.startswith("Exception encountered when calling") and len(lines) > 1:
+        # Keras wraps backend errors; keep the backend's own first line
+        first = lines[1]
+    first = _FNODE.sub("", first)
     if len(first) > 400:
         first = first[:400] + "..."
     return f"{type(e).__name__}: {first}"
@@ -506,6 +529,8 @@ def gen_tensorflow_cfgs(rng):
             else:
                 causal_p = 0.04
             pad = "causal" if pr < causal_p else ("valid" if pr < (1 + causal_p) / 2 else "same")
+            if rng.random() < 0.02:
+                pad = "full" if rng.random() < 0.5 else "same_lower"  # not Keras modes
             if edge:
                 k = edge_kernel(rng, n, [0] * rank, d)
             else:
@@ -528,9 +553,11 @@ def gen_tensorflow_cfgs(rng):
 class TFRunner:
     name = "tensorflow"
 
-    def __init__(self):
+    def __init__(self, onednn="1"):
         os.environ["KERAS_BACKEND"] = "tensorflow"
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        # Runs inside a worker subprocess (see TFDual): oneDNN on or off.
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = onednn
         import tensorflow as tf
         tf.get_logger().setLevel("ERROR")
         try:
@@ -543,7 +570,8 @@ class TFRunner:
             raise SystemExit("KERAS_BACKEND must be tensorflow (import keras after setting it)")
         self.tf, self.keras = tf, keras
         self.versions = {"tensorflow": tf.__version__, "keras": keras.__version__,
-                         "numpy": np.__version__, "python": sys.version.split()[0]}
+                         "numpy": np.__version__, "python": sys.version.split()[0],
+                         "TF_ENABLE_ONEDNN_OPTS": os.environ["TF_ENABLE_ONEDNN_OPTS"]}
         self.n_sym = 0
 
     def _layer(self, cfg):
@@ -551,23 +579,25 @@ class TFRunner:
         rank = len(cfg["input"])
         op, pad = cfg["op"], cfg["padding"]
         k, s, d = tuple(cfg["kernel"]), tuple(cfg["stride"]), tuple(cfg["dilation"])
+        desc = tf_desc(cfg)
         if op == "conv":
             cls = getattr(keras.layers, f"Conv{rank}D")
-            desc = (f"keras.layers.Conv{rank}D(1, {k}, strides={s}, padding={pad!r}, "
-                    f"dilation_rate={d}, use_bias=False)")
-            mk = lambda: cls(1, k, strides=s, padding=pad, dilation_rate=d, use_bias=False)
+
+            def mk():
+                return cls(1, k, strides=s, padding=pad, dilation_rate=d, use_bias=False)
         elif op == "conv_transpose":
             cls = getattr(keras.layers, f"Conv{rank}DTranspose")
             opd = None if cfg["output_padding"] is None else tuple(cfg["output_padding"])
-            desc = (f"keras.layers.Conv{rank}DTranspose(1, {k}, strides={s}, padding={pad!r}, "
-                    f"output_padding={opd}, dilation_rate={d}, use_bias=False)")
-            mk = lambda: cls(1, k, strides=s, padding=pad, output_padding=opd, dilation_rate=d,
-                             use_bias=False)
+
+            def mk():
+                return cls(1, k, strides=s, padding=pad, output_padding=opd, dilation_rate=d,
+                           use_bias=False)
         else:
             nm = "MaxPooling" if op == "max_pool" else "AveragePooling"
             cls = getattr(keras.layers, f"{nm}{rank}D")
-            desc = f"keras.layers.{nm}{rank}D(pool_size={k}, strides={s}, padding={pad!r})"
-            mk = lambda: cls(pool_size=k, strides=s, padding=pad)
+
+            def mk():
+                return cls(pool_size=k, strides=s, padding=pad)
         return mk, desc
 
     def run(self, cfg, seed, do_symbolic):
@@ -575,7 +605,7 @@ class TFRunner:
         conv = cfg["op"] in ("conv", "conv_transpose")
         datas = make_datas(cfg, seed)
         mk, desc = self._layer(cfg)
-        cfg["call"] = f"{desc}(x[1,{','.join(map(str, n))},1]) eager, KERAS_BACKEND=tensorflow"
+        cfg["call"] = desc
         try:
             layer = mk()
             if conv:
@@ -599,7 +629,8 @@ class TFRunner:
                 sym = {"output": [None if v is None else int(v) for v in out.shape[1:-1]]}
             except Exception as e:  # noqa: BLE001
                 sym = {"error": err_str(e)}
-        return result, sym
+            return result, {"sym": sym}
+        return result, {}
 
     def numeric_ops(self, rng, count):
         """Small NHWC numeric cases for a NumPy reference-ops test."""
@@ -611,7 +642,6 @@ class TFRunner:
             kind = kinds[len(cases) % len(kinds)]
             h, w_ = (int(v) for v in rng.integers(1, 8, size=2))
             pad = "SAME" if rng.random() < 0.5 else "VALID"
-            q = lambda a: np.array([float(str(v)) for v in a.ravel()], np.float32).reshape(a.shape)
             if kind.startswith("conv2d"):
                 cin, cout = (int(v) for v in rng.integers(1, 3, size=2))
                 kh, kw = (int(v) for v in rng.integers(1, 5, size=2))
@@ -621,8 +651,10 @@ class TFRunner:
                         dil = [2, 1]
                 else:
                     st, dil = [int(v) for v in rng.integers(1, 4, size=2)], [1, 1]
-                x = q(np.round(rng.uniform(-1, 1, size=(1, h, w_, cin)), 3).astype(np.float32))
-                f = q(np.round(rng.uniform(-1, 1, size=(kh, kw, cin, cout)), 3).astype(np.float32))
+                if pad == "VALID" and ((kh - 1) * dil[0] + 1 > h or (kw - 1) * dil[1] + 1 > w_):
+                    continue  # empty output: nothing to compare numerically
+                x = np.round(rng.uniform(-1, 1, size=(1, h, w_, cin)), 3).astype(np.float32)
+                f = np.round(rng.uniform(-1, 1, size=(kh, kw, cin, cout)), 3).astype(np.float32)
                 try:
                     y = tf.nn.conv2d(x, f, strides=[1, *st, 1], padding=pad,
                                      dilations=[1, *dil, 1]).numpy()
@@ -631,7 +663,7 @@ class TFRunner:
                 if y.size == 0:
                     continue
                 case = {"op": "conv2d", "padding": pad, "strides": st, "dilations": dil,
-                        "input": x.tolist(), "filter": f.tolist(),
+                        "input": f32list(x), "filter": f32list(f),
                         "call": f"tf.nn.conv2d(x{list(x.shape)}, filter{list(f.shape)}, "
                                 f"strides=[1,{st[0]},{st[1]},1], padding={pad!r}, "
                                 f"dilations=[1,{dil[0]},{dil[1]},1])"}
@@ -639,7 +671,9 @@ class TFRunner:
                 c = int(rng.integers(1, 3))
                 kh, kw = (int(v) for v in rng.integers(1, 5, size=2))
                 st = [int(v) for v in rng.integers(1, 4, size=2)]
-                x = q(np.round(rng.uniform(-1, 1, size=(1, h, w_, c)), 3).astype(np.float32))
+                if pad == "VALID" and (kh > h or kw > w_):
+                    continue  # empty output (oneDNN max pool even crashes the process)
+                x = np.round(rng.uniform(-1, 1, size=(1, h, w_, c)), 3).astype(np.float32)
                 fn = tf.nn.max_pool2d if kind == "max_pool2d" else tf.nn.avg_pool2d
                 try:
                     y = fn(x, ksize=[kh, kw], strides=st, padding=pad).numpy()
@@ -648,14 +682,236 @@ class TFRunner:
                 if y.size == 0:
                     continue
                 case = {"op": kind, "padding": pad, "ksize": [kh, kw], "strides": st,
-                        "input": x.tolist(),
+                        "input": f32list(x),
                         "call": f"tf.nn.{kind}(x{list(x.shape)}, ksize=[{kh},{kw}], "
                                 f"strides=[{st[0]},{st[1]}], padding={pad!r})"}
             case["output_shape"] = list(y.shape)
-            case["output"] = [float(str(v)) for v in y.astype(np.float32).ravel()]
-            case["output"] = np.array(case["output"]).reshape(y.shape).tolist()
+            case["output"] = f32list(y)
             cases.append(case)
         return cases
+
+
+def tf_desc(cfg):
+    """Human description of the Keras call made for cfg (no TensorFlow import needed)."""
+    rank = len(cfg["input"])
+    op, pad = cfg["op"], cfg["padding"]
+    k, s, d = tuple(cfg["kernel"]), tuple(cfg["stride"]), tuple(cfg["dilation"])
+    if op == "conv":
+        desc = (f"keras.layers.Conv{rank}D(1, {k}, strides={s}, padding={pad!r}, "
+                f"dilation_rate={d}, use_bias=False)")
+    elif op == "conv_transpose":
+        opd = None if cfg["output_padding"] is None else tuple(cfg["output_padding"])
+        desc = (f"keras.layers.Conv{rank}DTranspose(1, {k}, strides={s}, padding={pad!r}, "
+                f"output_padding={opd}, dilation_rate={d}, use_bias=False)")
+    else:
+        nm = "MaxPooling" if op == "max_pool" else "AveragePooling"
+        desc = f"keras.layers.{nm}{rank}D(pool_size={k}, strides={s}, padding={pad!r})"
+    n = cfg["input"]
+    return f"{desc}(x[1,{','.join(map(str, n))},1]) eager, KERAS_BACKEND=tensorflow"
+
+
+def worker_main(spec):
+    """Subprocess body: one JSON request per stdin line, one JSON reply per stdout line."""
+    fw, _, variant = spec.partition(":")
+    if fw == "tensorflow":
+        runner = TFRunner(variant or "1")
+    elif fw == "jax":
+        runner = JaxRunner()
+    else:
+        runner = OnnxRunner()
+    print(json.dumps({"versions": runner.versions}), flush=True)
+    for line in sys.stdin:
+        req = json.loads(line)
+        if req.get("cmd") == "ops":
+            cases = runner.numeric_ops(np.random.default_rng(req["seed"]), req["count"])
+            print(json.dumps({"cases": cases}), flush=True)
+            continue
+        try:
+            result, extras = runner.run(req["cfg"], req["seed"], req["sym"])
+            out = {"result": result, "extras": extras}
+        except AssertionError as e:
+            out = {"fatal": str(e)}
+        print(json.dumps(out), flush=True)
+
+
+_LOGPREFIX = re.compile(r"^[EFWI]\d{4} [\d:.]+\s+\d+ [^\]]*\]\s*")
+_FATAL = re.compile(r"Check failed|RET_CHECK|INTERNAL:|Fatal Python error|FATAL")
+
+
+class Worker:
+    """A framework worker process; restarted when the framework kills it (SIGFPE, abort).
+
+    After the first crash a spare process is kept importing in the background, so that a
+    restart does not wait for the framework import.
+    """
+
+    def __init__(self, spec):
+        self.spec, self.proc, self.versions, self.restarts = spec, None, None, 0
+        self.errlog, self.spare, self._errpos = None, None, 0
+
+    def _spawn(self):
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+        if self.spec.startswith("tensorflow"):
+            env.update(KERAS_BACKEND="tensorflow",
+                       TF_ENABLE_ONEDNN_OPTS=self.spec.partition(":")[2] or "1")
+        errlog = tempfile.TemporaryFile("w+")
+        proc = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--worker", self.spec],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errlog, env=env,
+            text=True, bufsize=1)
+        return proc, errlog
+
+    def _start(self):
+        if self.spare is not None:
+            (self.proc, self.errlog), self.spare = self.spare, None
+        else:
+            self.proc, self.errlog = self._spawn()
+        if self.restarts:
+            self.spare = self._spawn()
+        line = self.proc.stdout.readline()
+        if not line:
+            self.errlog.seek(0)
+            raise RuntimeError(f"worker {self.spec} failed to start:\n{self.errlog.read()[-3000:]}")
+        self.versions = json.loads(line)["versions"]
+
+    def send(self, req):
+        if self.proc is None:
+            self._start()
+        self.errlog.seek(0, 2)
+        self._errpos = self.errlog.tell()
+        try:
+            self.proc.stdin.write(json.dumps(req) + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            pass
+
+    def recv(self):
+        line = self.proc.stdout.readline()
+        if line:
+            return json.loads(line)
+        rc = self.proc.wait()
+        self.proc = None
+        self.restarts += 1
+        how = (f"process killed by signal {signal.Signals(-rc).name}" if rc < 0
+               else f"process exited with status {rc}")
+        self.errlog.seek(self._errpos)
+        for ln in self.errlog.read().splitlines():
+            ln = _LOGPREFIX.sub("", ln.strip())
+            if _FATAL.search(ln):
+                ln = re.sub(r'"([A-Za-z_]+)\.\d+"', r'"\1"', ln)  # HLO instruction ids
+                how += f" ({ln[:300]})"
+                break
+        self.errlog.close()
+        return {"crash": how}
+
+    def close(self):
+        for proc in (self.proc, self.spare[0] if self.spare else None):
+            if proc is not None:
+                proc.stdin.close()
+                proc.wait()
+        self.proc = self.spare = None
+
+
+def _reply(x):
+    if "fatal" in x:
+        raise AssertionError(x["fatal"])
+    if "result" in x:
+        return x["result"], x.get("extras", {})
+    return {"error": f"Crash: {x['crash']}"}, {}
+
+
+class Isolated:
+    """Runs configs in crash-isolated worker processes (JAX, ONNX Runtime), `jobs` at a time."""
+
+    def __init__(self, fw, jobs=2):
+        self.name = fw
+        self.workers = [Worker(fw) for _ in range(max(1, jobs))]
+        self.describe = {"jax": jax_desc, "onnx": onnx_desc}[fw]
+
+    @property
+    def versions(self):
+        return self.workers[0].versions
+
+    @property
+    def crashes(self):
+        return sum(w.restarts for w in self.workers)
+
+    def run_many(self, items):
+        """items: (cfg, seed, do_symbolic); yields (result, extras) in order."""
+        for i in range(0, len(items), len(self.workers)):
+            batch = items[i:i + len(self.workers)]
+            for w, (cfg, seed, sym) in zip(self.workers, batch):
+                cfg["call"] = self.describe(cfg)
+                w.send({"cfg": cfg, "seed": seed, "sym": sym})
+            for w, _ in zip(self.workers, batch):
+                yield _reply(w.recv())
+
+    def close(self):
+        for w in self.workers:
+            w.close()
+
+
+def _differs(a, b):
+    if ("error" in a) != ("error" in b):
+        return True
+    if "error" in a:
+        return False
+    return any(a.get(key) != b.get(key) for key in ("output", "pad_before", "divisor"))
+
+
+class TFDual:
+    """Runs every config with oneDNN ON (primary: the default of the x86-64 PyPI wheel) and
+    OFF (portable Eigen kernels) in two crash-isolated worker processes, in parallel."""
+
+    name = "tensorflow"
+
+    def __init__(self, jobs=2):
+        self.on, self.off = Worker("tensorflow:1"), Worker("tensorflow:0")
+        self.n_sym_disagree = 0
+        self.n_onednn_differs = 0
+        self.versions = None
+
+    def run_many(self, items):
+        for cfg, seed, sym in items:
+            yield self.run(cfg, seed, sym)
+
+    def run(self, cfg, seed, do_symbolic):
+        cfg["call"] = tf_desc(cfg)
+        req = {"cfg": cfg, "seed": seed, "sym": do_symbolic}
+        self.on.send(req)
+        self.off.send(req)
+        a, b = self.on.recv(), self.off.recv()
+        if self.versions is None and self.on.versions:
+            self.versions = dict(self.on.versions, TF_ENABLE_ONEDNN_OPTS="1 (records); 0 for "
+                                 "the 'onednn_off' fields")
+        (res_a, ext_a), (res_b, _) = _reply(a), _reply(b)
+        extras = {}
+        sym = ext_a.get("sym")
+        if do_symbolic and sym is not None:
+            extras["symbolic"] = sym
+            eager_ok, sym_ok = "error" not in res_a, "error" not in sym
+            if eager_ok != sym_ok or (eager_ok and sym["output"] != res_a["output"]):
+                self.n_sym_disagree += 1
+                extras["symbolic_disagrees"] = True
+        if _differs(res_a, res_b):
+            self.n_onednn_differs += 1
+            extras["onednn_off"] = res_b
+        return res_a, extras
+
+    def numeric_ops(self, seed, count):
+        self.on.send({"cmd": "ops", "seed": seed, "count": count})
+        reply = self.on.recv()
+        if "cases" not in reply:
+            raise RuntimeError(f"numeric ops failed: {reply}")
+        return reply["cases"]
+
+    @property
+    def crashes(self):
+        return {"onednn_on": self.on.restarts, "onednn_off": self.off.restarts}
+
+    def close(self):
+        self.on.close()
+        self.off.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -687,10 +943,12 @@ def gen_jax_cfgs(rng):
         pr = rng.random()
         if op == "conv_transpose":
             k = per_axis(rng, rank, 1, 6)
-            if pr < 0.3:
+            if pr < 0.27:
                 pad = "same"
-            elif pr < 0.6:
+            elif pr < 0.54:
                 pad = "valid"
+            elif pr < 0.6:
+                pad = ["same_lower", "full", "causal"][int(rng.integers(0, 3))]
             else:
                 e = [dd * (kk - 1) + 1 for kk, dd in zip(k, d)]
                 pad = {"raw": [[int(rng.integers(-2, ee + 2)), int(rng.integers(-2, ee + 2))]
@@ -703,6 +961,8 @@ def gen_jax_cfgs(rng):
                 pad = "same"
             elif pr < 0.55:
                 pad = "same_lower"
+            elif pr < 0.58:
+                pad = "full" if rng.random() < 0.5 else "causal"  # not lax padding types
             else:
                 pad = _pairs(rng, rank, -3, 4, 0.2)
             if edge:
@@ -714,6 +974,35 @@ def gen_jax_cfgs(rng):
             if op == "avg_pool":
                 cfg["_divisors"] = ["sum"]
         yield cfg
+
+
+def _jax_padding(pad):
+    if isinstance(pad, str):
+        return pad.upper()
+    if isinstance(pad, dict):
+        return [tuple(p) for p in pad["raw"]]
+    return [tuple(p) for p in pad]
+
+
+def jax_desc(cfg):
+    """Human description of the lax call made for cfg (no JAX import needed)."""
+    n, k, s, d = cfg["input"], cfg["kernel"], cfg["stride"], cfg["dilation"]
+    rank = len(n)
+    sp = "DHW"[3 - rank:]
+    dn = ("NC" + sp, "OI" + sp, "NC" + sp)
+    jpad = _jax_padding(cfg["padding"])
+    xs = f"x[1,1,{','.join(map(str, n))}]"
+    ws = f"w[1,1,{','.join(map(str, k))}]"
+    if cfg["op"] == "conv":
+        return (f"jax.lax.conv_general_dilated({xs}, {ws}, window_strides={tuple(s)}, "
+                f"padding={jpad!r}, rhs_dilation={tuple(d)}, dimension_numbers={dn})")
+    if cfg["op"] == "conv_transpose":
+        return (f"jax.lax.conv_transpose({xs}, {ws}, strides={tuple(s)}, padding={jpad!r}, "
+                f"rhs_dilation={tuple(d)}, dimension_numbers={dn})")
+    cs = "-inf, lax.max" if cfg["op"] == "max_pool" else "0.0, lax.add"
+    wpad = jpad if isinstance(jpad, str) else [(0, 0), (0, 0)] + jpad
+    return (f"jax.lax.reduce_window({xs}, {cs}, window_dimensions={(1, 1, *k)}, "
+            f"window_strides={(1, 1, *s)}, padding={wpad!r}, window_dilation={(1, 1, *d)})")
 
 
 class JaxRunner:
@@ -741,41 +1030,23 @@ class JaxRunner:
         pad = cfg["padding"]
         sp = "DHW"[3 - rank:]
         dn = ("NC" + sp, "OI" + sp, "NC" + sp)
-        if isinstance(pad, str):
-            jpad, jpad_s = pad.upper(), repr(pad.upper())
-        elif isinstance(pad, dict):
-            jpad = [tuple(p) for p in pad["raw"]]
-            jpad_s = repr(jpad)
-        else:
-            jpad = [tuple(p) for p in pad]
-            jpad_s = repr(jpad)
-        xs = f"x[1,1,{','.join(map(str, n))}]"
+        jpad = _jax_padding(pad)
 
         def call(x):
             if op == "conv":
                 w = datas[0].w.reshape((1, 1, *k))
-                cfg["call"] = (f"jax.lax.conv_general_dilated({xs}, w[1,1,{','.join(map(str, k))}], "
-                               f"window_strides={tuple(s)}, padding={jpad_s}, "
-                               f"rhs_dilation={tuple(d)}, dimension_numbers={dn})")
                 return lax.conv_general_dilated(x, w, window_strides=tuple(s), padding=jpad,
                                                 rhs_dilation=tuple(d), dimension_numbers=dn)
             elif op == "conv_transpose":
                 w = datas[0].w.reshape((1, 1, *k))
-                cfg["call"] = (f"jax.lax.conv_transpose({xs}, w[1,1,{','.join(map(str, k))}], "
-                               f"strides={tuple(s)}, padding={jpad_s}, rhs_dilation={tuple(d)}, "
-                               f"dimension_numbers={dn})")
                 return lax.conv_transpose(x, w, strides=tuple(s), padding=jpad,
                                           rhs_dilation=tuple(d), dimension_numbers=dn)
             else:
                 if op == "max_pool":
-                    init, comp, cs = -np.inf, lax.max, "-inf, lax.max"
+                    init, comp = -np.inf, lax.max
                 else:
-                    init, comp, cs = 0.0, lax.add, "0.0, lax.add"
+                    init, comp = 0.0, lax.add
                 wpad = jpad if isinstance(jpad, str) else [(0, 0), (0, 0)] + jpad
-                wpad_s = jpad_s if isinstance(jpad, str) else repr(wpad)
-                cfg["call"] = (f"jax.lax.reduce_window({xs}, {cs}, window_dimensions="
-                               f"{(1, 1, *k)}, window_strides={(1, 1, *s)}, padding={wpad_s}, "
-                               f"window_dilation={(1, 1, *d)})")
                 return lax.reduce_window(x, init, comp, (1, 1, *k), (1, 1, *s), wpad,
                                          window_dilation=(1, 1, *d))
 
@@ -789,7 +1060,7 @@ class JaxRunner:
             raise
         except Exception as e:  # noqa: BLE001
             result = {"error": err_str(e)}
-        return result, None
+        return result, {}
 
 
 # --------------------------------------------------------------------------------------------
@@ -881,6 +1152,20 @@ def gen_onnx_cfgs(rng):
         yield cfg
 
 
+ONNX_OPTYPE = {"conv": "Conv", "conv_transpose": "ConvTranspose", "max_pool": "MaxPool",
+               "avg_pool": "AveragePool"}
+
+
+def onnx_desc(cfg):
+    """Human description of the ONNX node executed for cfg."""
+    attrs = dict(cfg["_attrs"], kernel_shape=list(cfg["kernel"]))
+    order = ["kernel_shape", "strides", "dilations", "pads", "auto_pad", "output_padding",
+             "output_shape", "ceil_mode", "count_include_pad", "storage_order"]
+    attr_s = ", ".join(f"{a}={attrs[a]!r}" for a in order if a in attrs)
+    return (f"onnxruntime {ONNX_OPTYPE[cfg['op']]}(opset {ONNX_OPSET}; X[1,1,"
+            f"{','.join(map(str, cfg['input']))}]; {attr_s})")
+
+
 class OnnxRunner:
     name = "onnx"
 
@@ -888,7 +1173,7 @@ class OnnxRunner:
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         import onnx
         import onnxruntime as ort
-        from onnx import helper, TensorProto
+        from onnx import TensorProto, helper
         self.onnx, self.ort, self.helper, self.TP = onnx, ort, helper, TensorProto
         ort.set_default_logger_severity(4)
         so = ort.SessionOptions()
@@ -900,10 +1185,6 @@ class OnnxRunner:
         self.versions = {"onnx": onnx.__version__, "onnxruntime": ort.__version__,
                          "opset": ONNX_OPSET, "numpy": np.__version__,
                          "python": sys.version.split()[0]}
-        self.n_si_disagree = 0
-
-    OPTYPE = {"conv": "Conv", "conv_transpose": "ConvTranspose", "max_pool": "MaxPool",
-              "avg_pool": "AveragePool"}
 
     def build(self, cfg, data):
         helper, TP = self.helper, self.TP
@@ -917,17 +1198,12 @@ class OnnxRunner:
             inputs.append("W")
             w = data.w.reshape((1, 1, *k)).astype(np.float32)
             inits.append(helper.make_tensor("W", TP.FLOAT, w.shape, w.ravel().tolist()))
-        node = helper.make_node(self.OPTYPE[op], inputs, ["Y"], **attrs)
+        node = helper.make_node(ONNX_OPTYPE[op], inputs, ["Y"], **attrs)
         graph = helper.make_graph(
             [node], "g", [helper.make_tensor_value_info("X", TP.FLOAT, [1, 1, *n])],
             [helper.make_tensor_value_info("Y", TP.FLOAT, None)], initializer=inits)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)])
         model.ir_version = 10
-        order = ["kernel_shape", "strides", "dilations", "pads", "auto_pad", "output_padding",
-                 "output_shape", "ceil_mode", "count_include_pad", "storage_order"]
-        attr_s = ", ".join(f"{a}={attrs[a]!r}" for a in order if a in attrs)
-        cfg["call"] = (f"onnxruntime {self.OPTYPE[op]}(opset {ONNX_OPSET}; X[1,1,"
-                       f"{','.join(map(str, n))}]; {attr_s})")
         return model
 
     def shape_inference(self, model):
@@ -966,9 +1242,8 @@ class OnnxRunner:
         disagree = ("error" in si) != ("error" in result) or \
             ("error" not in si and "error" not in result and si_out != ort_out)
         if disagree:
-            self.n_si_disagree += 1
-            return result, si
-        return result, None
+            return result, {"shape_inference": si}
+        return result, {}
 
 
 # --------------------------------------------------------------------------------------------
@@ -976,7 +1251,8 @@ class OnnxRunner:
 # --------------------------------------------------------------------------------------------
 
 GENERATORS = {"tensorflow": gen_tensorflow_cfgs, "jax": gen_jax_cfgs, "onnx": gen_onnx_cfgs}
-RUNNERS = {"tensorflow": TFRunner, "jax": JaxRunner, "onnx": OnnxRunner}
+RUNNERS = {"tensorflow": TFDual, "jax": lambda jobs: Isolated("jax", jobs),
+           "onnx": lambda jobs: Isolated("onnx", jobs)}
 
 NOTES = {
     "tensorflow": [
@@ -984,6 +1260,15 @@ NOTES = {
         "executed eagerly: layer(x) on a real float32 tensor (use_bias=False).",
         "'symbolic' (subset) = the same layer called on keras.Input(shape=(*n, 1), batch_size=1);"
         " present only on records where it was run.",
+        "Every config is run twice, in two crash-isolated worker processes: with oneDNN ON "
+        "(TF_ENABLE_ONEDNN_OPTS=1, the default of the x86-64 PyPI wheel) -> 'result', and with "
+        "oneDNN OFF (portable Eigen kernels, e.g. other CPUs or TF_ENABLE_ONEDNN_OPTS=0) -> "
+        "'onednn_off', present only where the two differ (error vs success, output, "
+        "pad_before or divisor). Known differences: a VALID max pool with an empty output "
+        "kills the process with SIGFPE (oneDNN, recorded as 'Crash: ...') or raises "
+        "AbortedError, where Eigen returns an empty tensor; 3-D SAME ops whose total padding "
+        "(o-1)*s+e-n is negative (e < s) get a NEGATIVE pad_before floor(total/2) under Eigen "
+        "(windows shifted right by one), 0 under oneDNN.",
         "avg_pool 'divisor' names the divisor rule that reproduced the values: exclude_pad = "
         "number of in-input taps; include_pad = taps inside the padded region; kernel = prod(k).",
     ],
@@ -999,6 +1284,9 @@ NOTES = {
         "kernel carry result.kernel_flipped=true (the geometry is unaffected).",
         "avg_pool = reduce_window(lax.add, init 0.0): the output is the window SUM "
         "(divisor 'sum'); count_include_pad is null. No ceil mode in JAX.",
+        "Configs run in a crash-isolated worker process; 'Crash: process killed by signal "
+        "SIGABRT (...)' records an XLA compiler abort (not a Python exception): e.g. "
+        "reduce_window with a size-1 window and net-negative padding.",
     ],
     "onnx": [
         f"onnxruntime CPUExecutionProvider, opset {ONNX_OPSET}, one model per config, "
@@ -1013,15 +1301,16 @@ NOTES = {
         "onnx.shape_inference.infer_shapes(strict_mode=True) for the output.",
         "count_include_pad null = attribute omitted (ONNX default 0). ceil_mode false includes "
         "the omitted attribute.",
+        "max_pool is run on increasing and on decreasing data; avg_pool 'divisor' names the "
+        "divisor rule that reproduced the values (exclude_pad = in-input taps, include_pad = "
+        "taps inside [-pad_begin, n + pad_end), kernel = prod(k)).",
     ],
 }
 
 
-def clean_record(cfg, result, extra_key=None, extra=None):
+def clean_record(cfg, result):
     rec = {k: v for k, v in cfg.items() if not k.startswith("_")}
     rec["result"] = result
-    if extra_key and extra is not None:
-        rec[extra_key] = extra
     return rec
 
 
@@ -1033,39 +1322,32 @@ def write_json(path, meta, records):
         f.write("\n]}\n")
 
 
-def generate(fw, count, seed, out_dir, ops=True):
+def generate(fw, count, seed, out_dir, ops=True, jobs=2):
     t0 = time.time()
-    runner = RUNNERS[fw]()
+    runner = RUNNERS[fw](jobs)
     fw_seed = (seed * 1000003 + zlib.crc32(fw.encode())) % (2 ** 32)
     rng = np.random.default_rng(fw_seed)
     gen = GENERATORS[fw](rng)
     seen = set()
-    records = []
-    n_err = 0
-    sym_disagree = 0
-    while len(records) < count:
+    items = []
+    while len(items) < count:
         cfg = next(gen)
         key = cfg_key(cfg)
         if key in seen:
             continue
         seen.add(key)
         do_sym = fw == "tensorflow" and rng.random() < 0.3
-        data_seed = int(rng.integers(0, 2 ** 31))
-        result, extra = runner.run(cfg, data_seed, do_sym)
+        items.append((cfg, int(rng.integers(0, 2 ** 31)), do_sym))
+    records = []
+    n_err = 0
+    for (cfg, _, _), (result, extras) in zip(items, runner.run_many(items)):
         if "error" in result:
             n_err += 1
-        if fw == "tensorflow":
-            rec = clean_record(cfg, result, "symbolic", extra)
-            if extra is not None:
-                eager_ok, sym_ok = "error" not in result, "error" not in extra
-                if eager_ok != sym_ok or (eager_ok and extra["output"] != result["output"]):
-                    sym_disagree += 1
-                    rec["symbolic_disagrees"] = True
-        elif fw == "onnx":
-            rec = clean_record(cfg, result, "shape_inference", extra)
-        else:
-            rec = clean_record(cfg, result)
+        rec = clean_record(cfg, result)
+        rec.update(extras)
         records.append(rec)
+        if VERBOSE:
+            print(f"\n{len(records)}: {cfg_key(cfg)} -> {result}", file=sys.stderr, flush=True)
         if len(records) % 50 == 0 or len(records) == count:
             print(f"\r[{fw}] {len(records)}/{count} ({n_err} rejected, "
                   f"{time.time() - t0:.0f}s)", end="", file=sys.stderr, flush=True)
@@ -1078,18 +1360,22 @@ def generate(fw, count, seed, out_dir, ops=True):
             "per_op_valid_rejected": ops_counts,
             "generator": "tools/make_golden.py", "notes": NOTES[fw]}
     if fw == "tensorflow":
-        meta["symbolic_disagreements"] = sym_disagree
+        meta["symbolic_disagreements"] = runner.n_sym_disagree
+        meta["onednn_off_differs"] = runner.n_onednn_differs
+
     if fw == "onnx":
         meta["opset"] = ONNX_OPSET
-        meta["shape_inference_disagreements"] = runner.n_si_disagree
+        meta["shape_inference_disagreements"] = sum("shape_inference" in r for r in records)
+    meta["worker_crashes"] = runner.crashes
     os.makedirs(out_dir, exist_ok=True)
     write_json(os.path.join(out_dir, f"{fw}.json"), meta, records)
     if fw == "tensorflow" and ops:
-        cases = runner.numeric_ops(np.random.default_rng(fw_seed + 1), 72)
+        cases = runner.numeric_ops(fw_seed + 1, 72)
         ometa = {"framework": "tensorflow", "versions": runner.versions, "seed": seed,
                  "layout": "NHWC input, HWIO filter; outputs are TF's float32 results",
                  "generator": "tools/make_golden.py"}
         write_json(os.path.join(out_dir, "tensorflow_ops.json"), ometa, cases)
+    runner.close()
     dt = time.time() - t0
     print(f"[{fw}] wrote {count} records ({count - n_err} valid, {n_err} rejected) "
           f"in {dt:.1f}s", file=sys.stderr)
@@ -1104,10 +1390,16 @@ def main(argv=None):
     ap.add_argument("--out", default=os.path.join("tests", "golden"))
     ap.add_argument("--no-ops", action="store_true",
                     help="do not (re)write tensorflow_ops.json")
+    ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                    help="worker processes for jax/onnx (tensorflow always uses two: oneDNN "
+                         "on and off)")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.worker is not None:
+        return worker_main(args.worker)
     fws = FRAMEWORKS if args.framework == "all" else (args.framework,)
     for fw in fws:
-        generate(fw, args.count, args.seed, args.out, ops=not args.no_ops)
+        generate(fw, args.count, args.seed, args.out, ops=not args.no_ops, jobs=args.jobs)
 
 
 if __name__ == "__main__":

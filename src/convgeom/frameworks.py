@@ -276,7 +276,16 @@ class Torch(Dialect):
         elif p.kind == "raw":
             raise self.reject("RawPads are for JAX's lax.conv_transpose", "", "use integer padding")
         else:
-            splits = self.pad_splits_from_pairs(r, allow_negative=False)
+            # Non-zero modes run F.pad first, which crops for negative pads (conv.py
+            # _conv_forward); only padding_mode='zeros' reaches check_shape_forward's sign check.
+            splits = self.pad_splits_from_pairs(r, allow_negative=r.padding_mode != "zeros")
+            for axis, (n, sp) in enumerate(zip(r.input, splits)):
+                if n + sp.before + sp.after < 1:
+                    raise self.reject(
+                        f"negative padding {(sp.before, sp.after)} leaves nothing of the {n} cells of axis {axis}",
+                        "F.pad: input is too small / negative padding results in an empty dimension",
+                        f"crop at most {n - 1} cells in total",
+                    )
             if p.kind == "explicit":
                 notes.append(
                     "PyTorch convolutions pad symmetrically; (before, after) pairs mean "

@@ -1,0 +1,77 @@
+"""NumPy reference ops matching ``torch.nn.functional``: padding, convolution, transposed
+convolution, max/average/adaptive pooling, and a step-by-step trace of small ones.
+
+Arrays are channels-first ``(N, C, *spatial)`` (``channels_last=True`` takes TensorFlow's
+``(N, *spatial, C)``), float32 or float64 in and the same dtype out. Every size, per-side pad
+and window comes from the geometry engine (:func:`convgeom.conv` and friends), so the ops
+raise the same :class:`convgeom.GeometryError` the engine does for a configuration the chosen
+framework refuses.
+
+NumPy is imported when the first op is used (this package's ``cli`` registers without it).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._common import DEFAULT_MAX_BUFFER_BYTES
+    from ._parallel import num_threads, set_num_threads
+    from .conv import conv, conv_transpose
+    from .padding import pad
+    from .pooling import adaptive_avg_pool, adaptive_max_pool, avg_pool, max_pool
+    from .trace import OpTrace, Stage, WindowStep, seed_001, trace_avg_pool, trace_conv, trace_max_pool
+
+_EXPORTS = {
+    "DEFAULT_MAX_BUFFER_BYTES": "._common",
+    "num_threads": "._parallel",
+    "set_num_threads": "._parallel",
+    "conv": ".conv",
+    "conv_transpose": ".conv",
+    "pad": ".padding",
+    "adaptive_avg_pool": ".pooling",
+    "adaptive_max_pool": ".pooling",
+    "avg_pool": ".pooling",
+    "max_pool": ".pooling",
+    "OpTrace": ".trace",
+    "Stage": ".trace",
+    "WindowStep": ".trace",
+    "seed_001": ".trace",
+    "trace_avg_pool": ".trace",
+    "trace_conv": ".trace",
+    "trace_max_pool": ".trace",
+}
+
+__all__ = [
+    "DEFAULT_MAX_BUFFER_BYTES",
+    "OpTrace",
+    "Stage",
+    "WindowStep",
+    "adaptive_avg_pool",
+    "adaptive_max_pool",
+    "avg_pool",
+    "conv",
+    "conv_transpose",
+    "max_pool",
+    "num_threads",
+    "pad",
+    "seed_001",
+    "set_num_threads",
+    "trace_avg_pool",
+    "trace_conv",
+    "trace_max_pool",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'convgeom.ops' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

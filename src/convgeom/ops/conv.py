@@ -1,0 +1,422 @@
+"""``conv`` and ``conv_transpose`` on NumPy arrays, matching ``torch.nn.functional.conv*d`` /
+``conv_transpose*d``; sizes and per-side pads come from the geometry engine.
+
+Kernels (all take ``(N, C, *spatial)`` after the engine has fixed the geometry):
+
+* pointwise (``k = 1``, no padding): one matrix product ``W @ x`` per group;
+* depthwise (one input channel per group): ``prod(k)`` fused multiply-adds of shifted slices;
+* general: im2col on the flat phase grid (:mod:`._flat`, contiguous row copies) and one
+  matrix product ``W (C_out/g, C_in/g * prod(k)) @ cols`` per group and chunk; chunks keep the
+  buffer under ``max_buffer_bytes``;
+* transposed: the gradient formulation, ``cols = W^T @ x`` per group and chunk, then col2im as
+  ``prod(k)`` shifted adds into the flat phase grid of the output.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from typing import Any, Optional
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from .. import geometry as _geometry
+from ..errors import GeometryError
+from ..geometry import LayerGeometry
+from ..params import IntOrTuple, PaddingArg
+from . import _parallel
+from ._common import (
+    DEFAULT_MAX_BUFFER_BYTES,
+    Array,
+    as_float_array,
+    channels_last_out,
+    check_buffer_limit,
+    chunk_length,
+    spatial_input,
+)
+from ._flat import FlatLayout, chunk_views, make_layout, plan_chunks, scatter_phases, strided
+from .padding import pad_channels_first
+
+# Preferred size of one chunk's buffer: large enough for efficient matrix products, small
+# enough to stay near the caches. Tuned with benchmarks/bench_ops.py.
+_PREFERRED_COLS_BYTES = 1 * 2**20
+# Per-group products below this many multiply-adds run one group per worker thread.
+_SMALL_PRODUCT = 2_000_000
+# One input channel per group and at most this many outputs per group: multiply-add taps.
+_DEPTHWISE_MAX_MULTIPLIER = 4
+# Elements per multiply-add pass of the depthwise kernel (two such rows stay in L2).
+_DEPTHWISE_RUN = 32768
+
+
+def _check_groups(groups: object) -> int:
+    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
+        raise GeometryError(f"groups must be a positive integer, got {groups!r}", fix="use groups=1")
+    return int(groups)
+
+
+def _check_weight(x: Array, w: Array, groups: int, transposed: bool) -> tuple[int, int]:
+    """Validate the weight against the input; return ``(C_in, C_out)``."""
+    nd = x.ndim - 2
+    channels = x.shape[1]
+    layout = "(C_in, C_out/groups, *kernel)" if transposed else "(C_out, C_in/groups, *kernel)"
+    if w.ndim != nd + 2:
+        raise GeometryError(
+            f"weight has shape {tuple(w.shape)} ({w.ndim} axes) but the input has {nd} spatial axes",
+            fix=f"give the weight as {layout} with {nd} kernel axes",
+        )
+    if any(k < 1 for k in w.shape[2:]):
+        raise GeometryError(f"weight has an empty kernel axis: shape {tuple(w.shape)}", fix="use kernel sizes >= 1")
+    if channels % groups:
+        raise GeometryError(
+            f"input channels ({channels}) are not divisible by groups={groups}",
+            "in_channels must be divisible by groups",
+            f"use groups that divides {channels}",
+        )
+    if transposed:
+        if w.shape[0] != channels:
+            raise GeometryError(
+                f"Given transposed=1, weight of size {list(w.shape)}, expected input{list(x.shape)} to have "
+                f"{w.shape[0]} channels, but got {channels} channels instead",
+                "conv_transpose weight is (C_in, C_out/groups, *kernel)",
+                f"use a weight with {channels} rows, or an input with {w.shape[0]} channels",
+            )
+        return channels, w.shape[1] * groups
+    if w.shape[1] * groups != channels:
+        raise GeometryError(
+            f"Given groups={groups}, weight of size {list(w.shape)}, expected input{list(x.shape)} to have "
+            f"{w.shape[1] * groups} channels, but got {channels} channels instead",
+            "conv weight is (C_out, C_in/groups, *kernel)",
+            f"use a weight of shape ({w.shape[0]}, {channels // groups}, ...) for groups={groups}",
+        )
+    if w.shape[0] % groups:
+        raise GeometryError(
+            f"output channels ({w.shape[0]}) are not divisible by groups={groups}",
+            "out_channels must be divisible by groups",
+            f"use groups that divides {w.shape[0]}",
+        )
+    return channels, w.shape[0]
+
+
+def _check_bias(bias: object, out_channels: int, dtype: np.dtype[Any]) -> Optional[Array]:
+    if bias is None:
+        return None
+    b = as_float_array(bias, "bias", dtype)
+    if b.shape != (out_channels,):
+        raise GeometryError(
+            f"bias has shape {tuple(b.shape)}, expected ({out_channels},)", fix="give one bias per output channel"
+        )
+    return b
+
+
+def _add_bias(out: Array, bias: Optional[Array]) -> Array:
+    if bias is not None:
+        out += bias.reshape((1, -1) + (1,) * (out.ndim - 2))
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+def conv(
+    x: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: IntOrTuple = 1,
+    padding: PaddingArg = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+    padding_mode: str = "zeros",
+    framework: str = "torch",
+    *,
+    channels_last: bool = False,
+    max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES,
+) -> Array:
+    """N-d convolution (cross-correlation, as every framework computes it):
+    ``out[n, o, i] = bias[o] + sum_{c, j} w[o, c, j] * xpad[n, g*C_in/g + c, i*s + j*d]``.
+
+    ``x`` is ``(N, C_in, *spatial)`` (``(N, *spatial, C_in)`` with ``channels_last``; the output
+    follows the same layout), ``weight`` ``(C_out, C_in/groups, *kernel)``. ``padding`` is
+    anything :func:`convgeom.conv` takes in ``framework``'s dialect ('same', 'valid', 'causal',
+    ints, ``(before, after)`` pairs); ``padding_mode`` is PyTorch's (zeros, reflect, replicate,
+    circular). float32 or float64 in, the same dtype out.
+    """
+    xa = as_float_array(x, "x")
+    xcf = spatial_input(xa, channels_last, "conv")
+    w = as_float_array(weight, "weight", xa.dtype)
+    g = _check_groups(groups)
+    c_in, c_out = _check_weight(xcf, w, g, transposed=False)
+    b = _check_bias(bias, c_out, xa.dtype)
+    limit = check_buffer_limit(max_buffer_bytes)
+    geo = _geometry.conv(
+        tuple(xcf.shape[2:]), tuple(w.shape[2:]), stride, padding, dilation, g,
+        framework=framework, padding_mode=padding_mode, in_channels=c_in, out_channels=c_out,
+    )
+    out = conv_with_geometry(xcf, w, geo, limit)
+    return channels_last_out(_add_bias(out, b), channels_last)
+
+
+def conv_with_geometry(x: Array, w: Array, geo: LayerGeometry, max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES) -> Array:
+    """Convolve channels-first ``x`` with the pads, strides and output sizes of ``geo`` (no bias)."""
+    batch = x.shape[0]
+    groups = geo.groups
+    c_out = w.shape[0]
+    outputs = geo.output
+    if batch == 0 or c_out == 0 or min(outputs) <= 0:
+        return np.zeros((batch, c_out) + tuple(max(o, 0) for o in outputs), dtype=x.dtype)
+    pads = geo.pad
+    if geo.padding_mode != "zeros":
+        x = pad_channels_first(x, pads, geo.padding_mode)
+        pads = tuple((0, 0) for _ in pads)
+    stride, dilation, kernel = geo.stride, geo.dilation, geo.kernel
+    if all(k == 1 for k in kernel) and all(p == (0, 0) for p in pads):
+        return _pointwise(x, w, stride, outputs, groups)
+    padded = tuple(n + b + a for n, (b, a) in zip(x.shape[2:], pads))
+    layout = make_layout(kernel, stride, dilation, outputs)
+    phases = scatter_phases(x, layout, stride, tuple(b for b, _ in pads), padded)
+    if w.shape[1] == 1 and w.shape[0] // groups <= _DEPTHWISE_MAX_MULTIPLIER:
+        return _depthwise_taps(phases, w, layout, batch, outputs, groups)
+    return _gemm_flat(phases, w, layout, batch, outputs, groups, max_buffer_bytes)
+
+
+def _pointwise(x: Array, w: Array, stride: tuple[int, ...], outputs: tuple[int, ...], groups: int) -> Array:
+    """``k = 1``: ``out[n] = W @ x[n, :, ::s]`` per group, one matrix product."""
+    batch, channels = x.shape[:2]
+    if any(s != 1 for s in stride):
+        x = x[(slice(None), slice(None)) + tuple(slice(0, (o - 1) * s + 1, s) for o, s in zip(outputs, stride))]
+    xs = np.ascontiguousarray(x).reshape(batch, groups, channels // groups, -1)
+    wm = w.reshape(groups, w.shape[0] // groups, w.shape[1])
+    out: Array = np.matmul(wm, xs)
+    return out.reshape((batch, w.shape[0]) + outputs)
+
+
+def _gemm_flat(
+    phases: Array,
+    w: Array,
+    layout: FlatLayout,
+    batch: int,
+    outputs: tuple[int, ...],
+    groups: int,
+    max_buffer_bytes: int,
+) -> Array:
+    """im2col of contiguous flat slices + one matrix product per group and chunk; each chunk's
+    product lands in a small scratch array and is copied into the result."""
+    c_out, c_per = w.shape[:2]
+    out_per = c_out // groups
+    total = phases.shape[-1]
+    k_rows = c_per * math.prod(w.shape[2:])
+    item = phases.itemsize
+    wm = np.concatenate(
+        [w[(slice(None), slice(None)) + np.ix_(*grp.taps)].reshape(groups, out_per, c_per * grp.size)
+         for grp in layout.groups],
+        axis=2,
+    )
+    result = np.empty((batch, c_out) + outputs, dtype=phases.dtype)
+    valid = (batch - 1) * layout.cells + layout.span(outputs)
+    max_columns = chunk_length(groups * k_rows * item, valid, max_buffer_bytes, _PREFERRED_COLS_BYTES)
+    chunks = plan_chunks(layout, batch, outputs, max_columns)
+    longest = max(c.length for c in chunks)
+    buffer = np.empty(groups * k_rows * longest, dtype=phases.dtype)
+    scratch_buffer = np.empty(c_out * longest, dtype=phases.dtype)
+    flat_phases = phases.reshape(-1)
+    # per tap group: where its rows start in the buffer, and its item strides in both arrays
+    plans = []
+    row = 0
+    for grp in layout.groups:
+        inner = tuple(math.prod(grp.counts[a + 1:]) for a in range(len(grp.counts)))
+        plans.append((grp.phase * phases.shape[1] * total + grp.offset, row, grp.counts, grp.steps, grp.size, inner))
+        row += c_per * grp.size
+    split_groups = groups >= 2 and out_per * k_rows * longest < _SMALL_PRODUCT
+    for chunk in chunks:
+        start, size = chunk.start, chunk.length
+        cols_flat = buffer[: groups * k_rows * size]
+        for base, first_row, counts, steps, tap_count, inner in plans:
+            shape = (groups, c_per) + counts + (size,)
+            src = strided(flat_phases, base + start, shape, (c_per * total, total) + steps + (1,))
+            dst = strided(cols_flat, first_row * size, shape,
+                          (k_rows * size, tap_count * size) + tuple(i * size for i in inner) + (1,))
+            _parallel.copy(dst, src)
+        cols = cols_flat.reshape(groups, k_rows, size)
+        scratch = scratch_buffer[: c_out * size].reshape(groups, out_per, size)
+        if split_groups:
+            _parallel.run_split(_grouped_product(wm, cols, scratch), groups)
+        else:
+            np.matmul(wm, cols, out=scratch)
+        src2, dst2 = chunk_views(scratch.reshape(c_out, size), result, layout, chunk)
+        _parallel.copy(dst2, src2)
+    return result
+
+
+def _depthwise_taps(
+    phases: Array, w: Array, layout: FlatLayout, batch: int, outputs: tuple[int, ...], groups: int
+) -> Array:
+    """One input channel per group: ``out[o] = sum_t w[o, t] * shifted slice t of channel o // m``,
+    one output channel at a time over the whole flat row (``prod(k)`` multiply-adds; no buffer)."""
+    c_out = w.shape[0]
+    mult = c_out // groups
+    total = phases.shape[-1]
+    valid = (batch - 1) * layout.cells + layout.span(outputs)
+    kshape = w.shape[2:]
+    w2 = w.reshape(c_out, -1)
+    taps: list[tuple[int, int, int]] = []
+    for grp in layout.groups:
+        for t in np.ndindex(*grp.counts):
+            j = tuple(grp.taps[a][t[a]] for a in range(len(t)))
+            offset = grp.offset + sum(ti * st for ti, st in zip(t, grp.steps))
+            taps.append((grp.phase, offset, int(np.ravel_multi_index(j, kshape))))
+    result = np.empty((batch, c_out) + outputs, dtype=phases.dtype)
+    run = min(valid, _DEPTHWISE_RUN)
+
+    def task(lo: int, hi: int) -> None:
+        row = np.empty(valid, dtype=phases.dtype)
+        tmp = np.empty(run, dtype=phases.dtype)
+        for co in range(lo, hi):
+            source = phases[:, co // mult]
+            weights = w2[co]
+            for start in range(0, valid, run):
+                size = min(run, valid - start)
+                acc, scratch = row[start:start + size], tmp[:size]
+                for index, (phase, offset, j) in enumerate(taps):
+                    src = source[phase, offset + start:offset + start + size]
+                    if index == 0:
+                        np.multiply(src, weights[j], out=acc)
+                    else:
+                        np.multiply(src, weights[j], out=scratch)
+                        np.add(acc, scratch, out=acc)
+            np.copyto(result[:, co], strided(row, 0, (batch,) + outputs, (layout.cells,) + layout.pitch))
+
+    _parallel.run_split(task, c_out)
+    return result
+
+
+def _grouped_product(wm: Array, cols: Array, out: Array) -> Callable[[int, int], None]:
+    """Task computing ``out[g] = wm[g] @ cols[g]`` for groups ``lo..hi-1``."""
+
+    def task(lo: int, hi: int) -> None:
+        np.matmul(wm[lo:hi], cols[lo:hi], out=out[lo:hi])
+
+    return task
+
+
+# ------------------------------------------------------------------------------------------
+def conv_transpose(
+    x: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: IntOrTuple = 1,
+    padding: PaddingArg = 0,
+    output_padding: Optional[IntOrTuple] = None,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
+    framework: str = "torch",
+    *,
+    output_size: Optional[IntOrTuple] = None,
+    channels_last: bool = False,
+    max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES,
+) -> Array:
+    """N-d transposed convolution (the gradient of :func:`conv` with respect to its input):
+    input ``i`` and tap ``j`` add ``x[n, c, i] * w[c, o, j]`` to full-output cell ``i*s + j*d``;
+    the result is the full output ``(n-1)*s + d*(k-1) + 1`` cropped by the engine's
+    ``(pad_before, pad_after)`` (PyTorch: ``p`` and ``p - output_padding``).
+
+    ``weight`` is ``(C_in, C_out/groups, *kernel)`` as in PyTorch. ``output_padding=None`` is
+    the framework default (0 in PyTorch); ``output_size`` is PyTorch's ``output_size=``.
+    """
+    xa = as_float_array(x, "x")
+    xcf = spatial_input(xa, channels_last, "conv_transpose")
+    w = as_float_array(weight, "weight", xa.dtype)
+    g = _check_groups(groups)
+    _, c_out = _check_weight(xcf, w, g, transposed=True)
+    b = _check_bias(bias, c_out, xa.dtype)
+    limit = check_buffer_limit(max_buffer_bytes)
+    geo = _geometry.conv_transpose(
+        tuple(xcf.shape[2:]), tuple(w.shape[2:]), stride, padding, output_padding, dilation,
+        output_size=output_size, groups=g, framework=framework,
+    )
+    out = conv_transpose_with_geometry(xcf, w, geo, limit)
+    return channels_last_out(_add_bias(out, b), channels_last)
+
+
+def conv_transpose_with_geometry(
+    x: Array, w: Array, geo: LayerGeometry, max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES
+) -> Array:
+    """Transposed convolution of channels-first ``x`` with the crop and sizes of ``geo`` (no bias)."""
+    batch, c_in = x.shape[:2]
+    groups = geo.groups
+    in_per = c_in // groups
+    out_per = w.shape[1]
+    c_out = out_per * groups
+    outputs = geo.output
+    if batch == 0 or c_out == 0 or c_in == 0 or min(outputs) <= 0:
+        return np.zeros((batch, c_out) + tuple(max(o, 0) for o in outputs), dtype=x.dtype)
+    stride, dilation, kernel = geo.stride, geo.dilation, geo.kernel
+    sizes = tuple(x.shape[2:])
+    # Full-output coordinates p = i*s + j*d, extended to cover the requested crop window.
+    full = tuple((n - 1) * s + (k - 1) * d + 1 for n, s, k, d in zip(sizes, stride, kernel, dilation))
+    lo = tuple(min(0, a.pad_before) for a in geo.axes)
+    hi = tuple(max(f, a.pad_before + a.output) for f, a in zip(full, geo.axes))
+    shift = tuple(-v for v in lo)
+    layout = make_layout(
+        kernel, stride, dilation, sizes, shift=shift, all_residues=True,
+        min_grid=tuple(-(-(h - low) // s) for h, low, s in zip(hi, lo, stride)),
+    )
+    cells = layout.cells
+    total = batch * cells
+    item = x.itemsize
+    # the input on the flat grid: x[n, c, i] at n*cells + sum i_a * pitch_a
+    xin = np.zeros((c_in, total), dtype=x.dtype)
+    dst = as_strided(xin, (c_in, batch) + sizes, (total * item, cells * item) + tuple(p * item for p in layout.pitch))
+    np.copyto(dst, np.swapaxes(x, 0, 1))
+    valid = (batch - 1) * cells + layout.span(sizes)
+    ktaps = math.prod(kernel)
+    wt = np.concatenate(
+        [np.moveaxis(
+            w.reshape((groups, in_per, out_per) + kernel)[(slice(None),) * 3 + np.ix_(*grp.taps)], 1, -1
+        ).reshape(groups, out_per * grp.size, in_per) for grp in layout.groups],
+        axis=1,
+    )
+    outph = np.zeros((layout.phase_count, c_out, total), dtype=x.dtype)
+    out4 = outph.reshape(layout.phase_count, groups, out_per, total)
+    xin3 = xin.reshape(groups, in_per, total)
+    length = chunk_length(groups * out_per * ktaps * item, valid, max_buffer_bytes, _PREFERRED_COLS_BYTES)
+    buffer = np.empty(groups * out_per * ktaps * length, dtype=x.dtype)
+    for start in range(0, valid, length):
+        size = min(length, valid - start)
+        cols = buffer[: groups * out_per * ktaps * size].reshape(groups, out_per * ktaps, size)
+        np.matmul(wt, xin3[:, :, start:start + size], out=cols)
+        row = 0
+        for grp in layout.groups:
+            block = cols[:, row:row + out_per * grp.size].reshape((groups, out_per) + grp.counts + (size,))
+            for t in np.ndindex(*grp.counts):
+                offset = start + grp.offset + sum(ti * st for ti, st in zip(t, grp.steps))
+                target = out4[grp.phase, :, :, offset:offset + size]
+                np.add(target, block[(slice(None), slice(None)) + t], out=target)
+            row += out_per * grp.size
+    return _gather_crop(outph, layout, batch, c_out, stride, tuple(a.pad_before - low for a, low in zip(geo.axes, lo)), outputs)
+
+
+def _gather_crop(
+    outph: Array,
+    layout: FlatLayout,
+    batch: int,
+    c_out: int,
+    stride: tuple[int, ...],
+    first: tuple[int, ...],
+    outputs: tuple[int, ...],
+) -> Array:
+    """Output cell ``t`` of each axis is extended cell ``first + t`` = phase ``(first+t) % s``,
+    grid cell ``(first+t) // s``; one strided copy per phase."""
+    out = np.empty((batch, c_out) + outputs, dtype=outph.dtype)
+    item = outph.itemsize
+    cells = layout.cells
+    pitch = layout.pitch
+    for residues in itertools.product(*(range(s) for s in stride)):
+        t0 = tuple((r - f) % s for r, f, s in zip(residues, first, stride))
+        counts = tuple(max(0, -(-(o - t) // s)) for o, t, s in zip(outputs, t0, stride))
+        if min(counts) == 0:
+            continue
+        u0 = tuple((f + t) // s for f, t, s in zip(first, t0, stride))
+        base = outph[layout.phase_index(tuple(residues))].reshape(-1)[sum(u * p for u, p in zip(u0, pitch)):]
+        src = as_strided(base, (c_out, batch) + counts, (batch * cells * item, cells * item) + tuple(p * item for p in pitch))
+        dst = out[(slice(None), slice(None)) + tuple(slice(t, None, s) for t, s in zip(t0, stride))]
+        np.copyto(dst, np.swapaxes(src, 0, 1))
+    return out

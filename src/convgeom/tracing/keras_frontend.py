@@ -1,0 +1,1191 @@
+"""Keras 3 frontend of :func:`convgeom.trace` (owned by the Keras frontend work).
+
+How it works
+------------
+* Nothing is executed and no activation is allocated. The functional graph is walked node by
+  node in Keras's own execution order (``model._nodes_by_depth``, as ``Function._run_through_graph``
+  does); a ``Sequential`` model is walked layer by layer; nested models are walked recursively
+  (their records are named ``outer/inner`` and grouped in a :class:`ModuleCall`).
+* Each layer call becomes one record named by the Keras layer name. Windowed layers
+  (``Conv*D``, ``DepthwiseConv*D``, ``SeparableConv*D``, ``Conv*DTranspose``, ``MaxPooling*D``,
+  ``AveragePooling*D``) get their output sizes, per-side pads and receptive-field steps from the
+  geometry engine with ``framework="tensorflow"`` (the Keras 3 dialect: 'valid'/'same'/'causal',
+  TF SAME split, Keras's rejections) for ``channels_last`` and ``channels_first``. Padding,
+  cropping, upsampling, global/adaptive pooling, dense, normalisation, activations, merges and
+  reshapes have their own shape and receptive-field rules here.
+* Any other layer or ``keras.ops`` operation is asked for its symbolic output
+  (``compute_output_spec``; no values) and its receptive field is passed through by shape
+  (inexact), with an ``unknown-op`` info finding; unknown layers never stop the trace.
+* Each layer's ``input_spec`` is checked like ``Layer.__call__`` does; where the real model would
+  fail (an input spec, a kernel that does not fit, shapes that do not merge) a
+  :class:`TraceFailure` names the layer and the model-input axis at fault.
+* Parameters are ``layer.count_params()`` of each leaf layer, counted once per layer object, so
+  a traced model's records add up to ``model.count_params()``.
+* A model whose ``Input`` has fixed spatial sizes is traced at the requested size anyway (the
+  geometry of its layers does not depend on it); a ``static-input-shape`` warning says that this
+  model object itself would reject the input.
+* A transposed conv that the TensorFlow backend rejects but Keras's other backends run (an even
+  kernel with padding='same' and output_padding=0) is traced with the geometry of the running
+  backend, plus a ``keras-backend-differs`` warning.
+
+Keras is imported on first use only. With no ``KERAS_BACKEND`` set and TensorFlow not installed,
+the ``torch`` (else ``jax``) backend is selected before the import, as Keras's default
+(TensorFlow) would fail to import.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import re
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Optional
+
+from .. import geometry as geo
+from ..errors import GeometryError
+from ..receptive_field import RFStep
+from . import rf as rfm
+from .api import Frontend
+from .model import Finding, GraphBuilder, ModuleCall, Trace, TraceFailure, axis_labels
+from .rf import Shape, TensorRF
+
+_ITEMSIZE: dict[str, int] = {
+    "float16": 2, "bfloat16": 2, "float32": 4, "float64": 8, "half": 2, "float": 4, "double": 8,
+    "int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4, "uint32": 4, "int64": 8, "uint64": 8,
+    "bool": 1, "complex64": 8, "complex128": 16, "float8_e4m3fn": 1, "float8_e5m2": 1, "int4": 1,
+}
+_DTYPE_ALIASES = {"half": "float16", "float": "float32", "double": "float64"}
+
+#: Layout of the last traced model, for :func:`spatial_dims` (which only sees a shape).
+_LAST_LAYOUT: dict[str, str] = {"data_format": "channels_last"}
+
+
+# ------------------------------------------------------------------------------------------------
+def _import_keras() -> Any:
+    """``import keras`` (Keras 3), choosing an installed backend when none is configured."""
+    if "keras" not in sys.modules and "KERAS_BACKEND" not in os.environ:
+        config = os.path.join(os.environ.get("KERAS_HOME", os.path.expanduser("~/.keras")), "keras.json")
+        if not os.path.exists(config) and importlib.util.find_spec("tensorflow") is None:
+            for backend in ("torch", "jax"):
+                if importlib.util.find_spec(backend) is not None:
+                    os.environ["KERAS_BACKEND"] = backend
+                    break
+    keras = importlib.import_module("keras")
+    version = str(getattr(keras, "__version__", "0"))
+    if not version[:1].isdigit() or int(version.split(".")[0]) < 3:
+        raise GeometryError(f"convgeom needs Keras 3, found keras {version}", fix="pip install -U 'keras>=3'")
+    return keras
+
+
+def _prod(values: Sequence[int]) -> int:
+    p = 1
+    for v in values:
+        p *= int(v)
+    return p
+
+
+def _dtype_name(dtype: Any) -> str:
+    name = str(getattr(dtype, "name", dtype) or "float32")
+    name = name.replace("torch.", "")
+    return _DTYPE_ALIASES.get(name, name)
+
+
+def _itemsize(dtype: str) -> int:
+    return _ITEMSIZE.get(dtype, 4)
+
+
+def _is_float(dtype: str) -> bool:
+    return "float" in dtype
+
+
+def _keras_base(obj: Any, names: Sequence[str]) -> Optional[str]:
+    """The first class of ``obj``'s MRO that is a Keras class named in ``names``, provided no
+    user subclass before it overrides ``call`` (then the layer is not what its base computes)."""
+    for cls in type(obj).__mro__:
+        module = cls.__module__ or ""
+        if module.startswith("keras") and cls.__name__ in names:
+            return cls.__name__
+        if not module.startswith("keras") and ("call" in vars(cls) or "compute_output_shape" in vars(cls)):
+            return None
+    return None
+
+
+def _shape_of(variable: Any) -> tuple[int, ...]:
+    return tuple(int(s) for s in variable.shape)
+
+
+def _ints(value: Any, n: int) -> tuple[int, ...]:
+    if isinstance(value, (list, tuple)):
+        vals = tuple(int(v) for v in value)
+        return vals * n if len(vals) == 1 and n > 1 else vals
+    return (int(value),) * n
+
+
+def _layout(data_format: Optional[str], rank: int, nd: int) -> tuple[list[int], int]:
+    """``(spatial dims, channel dim)`` of a rank-``rank`` tensor with ``nd`` spatial axes."""
+    if data_format == "channels_first":
+        return list(range(rank - nd, rank)), rank - nd - 1
+    return list(range(rank - 1 - nd, rank - 1)), rank - 1
+
+
+def _pairs(value: Any, nd: int) -> tuple[tuple[int, int], ...]:
+    """Keras ``padding``/``cropping``: an int, ``(a, b)`` for 1D, or one pair per axis."""
+    if isinstance(value, int):
+        return ((value, value),) * nd
+    items = list(value)
+    if nd == 1 and len(items) == 2 and all(isinstance(v, int) for v in items):
+        return ((int(items[0]), int(items[1])),)
+    out = []
+    for v in items:
+        if isinstance(v, int):
+            out.append((v, v))
+        else:
+            a, b = v
+            out.append((int(a), int(b)))
+    return tuple(out)
+
+
+def _broadcast(a: Shape, b: Shape) -> Optional[Shape]:
+    n = max(len(a), len(b))
+    pa = (1,) * (n - len(a)) + a
+    pb = (1,) * (n - len(b)) + b
+    out = []
+    for x, y in zip(pa, pb):
+        if x == y or y == 1:
+            out.append(x)
+        elif x == 1:
+            out.append(y)
+        else:
+            return None
+    return tuple(out)
+
+
+def _shape_rule(rf: Optional[TensorRF], in_shape: Shape, out_shape: Shape) -> Optional[TensorRF]:
+    """Unknown op: axes whose dim keeps its size (same rank) pass through, the rest become whole."""
+    if rf is None:
+        return None
+    if len(in_shape) == len(out_shape):
+        return rfm.remap(rf, lambda d: d if in_shape[d] == out_shape[d] else None)
+    return rfm.reshape(rf, in_shape, out_shape)
+
+
+def _failure_axis(message: str) -> Optional[int]:
+    m = re.search(r"on axis (\d+)", message)
+    return int(m.group(1)) if m else None
+
+
+def _unique(ids: Sequence[int]) -> list[int]:
+    out: list[int] = []
+    for t in ids:
+        if t not in out:
+            out.append(t)
+    return out
+
+
+@dataclass(frozen=True)
+class _Value:
+    """An activation in the walk: its tensor id in the builder, shape and dtype. Has ``shape``
+    and ``dtype`` like a ``KerasTensor``, so Keras's ``assert_input_compatibility`` accepts it."""
+
+    tid: int
+    shape: Shape
+    dtype: str
+
+
+Handler = Callable[["_Tracer", Any, int, list[_Value], tuple[Any, ...], dict[str, Any]], Optional[list[_Value]]]
+
+
+# ================================================================================================
+class _Tracer:
+    def __init__(self, keras: Any, spatial_ndim: int, dtype: Optional[str]) -> None:
+        self.keras = keras
+        self.builder = GraphBuilder("keras", spatial_ndim)
+        self.dtype = dtype
+        self.counted: set[int] = set()
+        self.unknown: dict[str, list[str]] = {}
+        self.current = ""
+
+    # ----- helpers -----------------------------------------------------------------------------
+    def rf(self, v: _Value) -> Optional[TensorRF]:
+        return self.builder.rf(v.tid)
+
+    def out_dtype(self, layer: Any, x: _Value) -> str:
+        if self.dtype is not None:
+            return self.dtype
+        compute = getattr(layer, "compute_dtype", None)
+        if compute is not None and _is_float(x.dtype) and _is_float(_dtype_name(compute)):
+            return _dtype_name(compute)
+        return x.dtype
+
+    def emit(self, group: int, kind: str, ins: Sequence[_Value], shapes: Sequence[Shape], dtype: str,
+             rfs: Sequence[Optional[TensorRF]], **extra: Any) -> list[_Value]:
+        size = _itemsize(dtype)
+        ids = self.builder.op(group, kind, _unique([v.tid for v in ins]), [(tuple(s), size) for s in shapes], rfs,
+                              **extra)
+        return [_Value(t, tuple(s), dtype) for t, s in zip(ids, shapes)]
+
+    def failure(self, problem: str, rule: str = "", shapes: Sequence[Shape] = (), dim: Optional[int] = None,
+                rf: Optional[TensorRF] = None, fix: str = "") -> TraceFailure:
+        axis = None
+        if dim is not None and rf is not None and dim in rf.dims:
+            axis = rf.dims.index(dim)
+        return TraceFailure(self.current, problem, rule, shapes, axis, fix)
+
+    def engine(self, x: _Value, spatial: Sequence[int], call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except GeometryError as exc:
+            raise self.engine_failure(x, spatial, exc) from exc
+
+    def engine_failure(self, x: _Value, spatial: Sequence[int], exc: GeometryError) -> TraceFailure:
+        axis = _failure_axis(exc.problem)
+        dim = spatial[axis] if axis is not None and axis < len(spatial) else None
+        return self.failure(exc.problem, exc.rule, [x.shape], dim, self.rf(x), exc.fix)
+
+    def note_unknown(self, type_name: str, record: str) -> None:
+        self.unknown.setdefault(type_name, []).append(record)
+
+    # ----- graph walk ----------------------------------------------------------------------------
+    def walk_graph(self, fn: Any, inputs: Sequence[_Value], depth: int, prefix: str) -> list[_Value]:
+        """Run a Functional model's nodes in Keras's order (deepest first)."""
+        values: dict[int, _Value] = {}
+        for kt, v in zip(fn.inputs, inputs):
+            values[id(kt)] = v
+        by_depth = fn._nodes_by_depth
+        for d in sorted(by_depth, reverse=True):
+            for node in by_depth[d]:
+                op = node.operation
+                if op is None or node.is_input:
+                    continue
+                if any(id(x) not in values for x in node.input_tensors):
+                    continue
+                args, kwargs = node.arguments.fill_in(values)
+                ins = [values[id(x)] for x in node.input_tensors]
+                outs = self.call(op, tuple(args), dict(kwargs), ins, depth, prefix)
+                for kt, v in zip(node.outputs, outs):
+                    values[id(kt)] = v
+        missing = [x for x in fn.outputs if id(x) not in values]
+        if missing:
+            raise GeometryError(f"model output {missing[0].name} is not connected to the inputs given",
+                                fix="pass one input shape per model input")
+        return [values[id(x)] for x in fn.outputs]
+
+    def walk_sequential(self, model: Any, inputs: Sequence[_Value], depth: int, prefix: str) -> list[_Value]:
+        xs = list(inputs)
+        for layer in model.layers:
+            if _keras_base(layer, ("InputLayer",)) is not None:
+                continue
+            arg: Any = xs[0] if len(xs) == 1 else list(xs)
+            xs = self.call(layer, (arg,), {}, xs, depth, prefix)
+        return xs
+
+    def call(self, op: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ins: list[_Value], depth: int,
+             prefix: str) -> list[_Value]:
+        kind = _container_kind(op)
+        if kind is not None:
+            first = len(self.builder.groups)
+            inner = f"{prefix}{op.name}/"
+            if kind == "sequential":
+                nested = self.walk_sequential(op, ins, depth + 1, inner)
+            else:
+                nested = self.walk_graph(op, ins, depth + 1, inner)
+            last = len(self.builder.groups) - 1
+            if last >= first:
+                self.builder.add_module(ModuleCall(
+                    f"{prefix}{op.name}", type(op).__name__, depth, tuple(v.shape for v in ins),
+                    tuple(v.shape for v in nested), first, last))
+            return nested
+        name = f"{prefix}{op.name}"
+        group = self.builder.group(name, type(op).__name__, depth)
+        self.current = name
+        is_layer = isinstance(op, self.keras.layers.Layer)
+        if is_layer:
+            self.check_input_spec(op, args, kwargs, ins)
+        handler = _handler_for(op)
+        outs: Optional[list[_Value]] = None
+        if handler is not None:
+            try:
+                outs = handler(self, op, group, ins, args, kwargs)
+            except (TraceFailure, GeometryError):
+                raise
+            except Exception:  # an unusual configuration the rule cannot read: ask Keras instead
+                if self.builder.groups[group].kinds:
+                    raise
+                outs = None
+        if outs is None:
+            outs = _generic(self, op, group, ins, args, kwargs)
+        if is_layer and id(op) not in self.counted:
+            self.counted.add(id(op))
+            try:
+                count = int(op.count_params())
+            except ValueError:  # never built
+                count = 0
+            self.builder.add_params(group, count)
+        self.builder.set_boundary(group, _unique([v.tid for v in ins]), [v.tid for v in outs])
+        return outs
+
+    def check_input_spec(self, layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ins: list[_Value]) -> None:
+        """``Layer.__call__``'s check of its first argument against ``layer.input_spec``."""
+        spec = getattr(layer, "input_spec", None)
+        if not spec:
+            return
+        try:
+            check = importlib.import_module("keras.src.layers.input_spec").assert_input_compatibility
+        except (ImportError, AttributeError):  # pragma: no cover - Keras moved it
+            return
+        first: Any = args[0] if args else (next(iter(kwargs.values())) if kwargs else None)
+        if first is None:
+            return
+        try:
+            check(spec, first, layer.name)
+        except ValueError as exc:
+            text = str(exc)
+            dim = None
+            m = re.search(r"expected axis (-?\d+)", text)
+            if m and ins:
+                rank = len(ins[0].shape)
+                dim = int(m.group(1)) % rank if rank else None
+            raise self.failure(text.splitlines()[0], "Keras InputSpec check in Layer.__call__",
+                               [v.shape for v in ins], dim, self.rf(ins[0]) if ins else None) from exc
+
+
+def _container_kind(op: Any) -> Optional[str]:
+    """'sequential' / 'functional' for nested models that can be walked, else None."""
+    if _keras_base(op, ("Sequential",)) is not None and getattr(op, "layers", None) is not None:
+        return "sequential"
+    if _keras_base(op, ("Functional",)) is not None and hasattr(op, "_nodes_by_depth"):
+        return "functional"
+    return None
+
+
+# ================================================================================================
+# known layers: shapes from the engine or from exact rules, nothing executed
+def _conv_attrs(layer: Any, padding: str, fmt: str) -> dict[str, str]:
+    attrs = {"padding": padding, "data_format": fmt}
+    act = getattr(getattr(layer, "activation", None), "__name__", None)
+    if act and act != "linear":
+        attrs["activation"] = act
+    return attrs
+
+
+def _h_conv(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
+            kwargs: dict[str, Any]) -> list[_Value]:
+    x = ins[0]
+    nd = int(layer.rank)
+    fmt = getattr(layer, "data_format", "channels_last")
+    spatial, ch = _layout(fmt, len(x.shape), nd)
+    kshape = _shape_of(layer.kernel)  # (k..., C_in/groups, filters)
+    groups = int(getattr(layer, "groups", 1) or 1)
+    cin = x.shape[ch]
+    filters = kshape[-1]
+    if cin != kshape[-2] * groups:
+        raise tr.failure(f"the kernel {kshape} expects {kshape[-2] * groups} input channels, got {cin}",
+                         shapes=[x.shape, kshape], fix=f"feed {kshape[-2] * groups} channels")
+    padding = str(layer.padding).lower()
+    sp = tuple(x.shape[d] for d in spatial)
+    g = tr.engine(x, spatial, lambda: geo.conv(
+        sp, _ints(layer.kernel_size, nd), _ints(layer.strides, nd), padding, _ints(layer.dilation_rate, nd),
+        groups, framework="tensorflow", in_channels=cin, out_channels=filters))
+    out = list(x.shape)
+    for d, o in zip(spatial, g.output):
+        out[d] = o
+    out[ch] = filters
+    batch = _prod([s for i, s in enumerate(x.shape) if i not in spatial and i != ch])
+    macs = batch * filters * _prod(g.output) * kshape[-2] * _prod(kshape[:-2])
+    bias = batch * filters * _prod(g.output) if getattr(layer, "use_bias", False) else 0
+    rf = tr.rf(x)
+    out_rf = None if rf is None else rfm.apply_steps(rf, spatial, g.rf_steps, [ch] if groups < cin else [])
+    return tr.emit(group, "conv", [x], [tuple(out)], tr.out_dtype(layer, x), [out_rf], geometry=g, macs=macs,
+                   bias_adds=bias, groups=groups, attrs=_conv_attrs(layer, padding, fmt))
+
+
+def _h_depthwise(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
+                 kwargs: dict[str, Any]) -> list[_Value]:
+    """DepthwiseConv*D (one conv, groups = C_in) and SeparableConv*D (depthwise + 1x1 pointwise)."""
+    x = ins[0]
+    nd = int(layer.rank)
+    fmt = getattr(layer, "data_format", "channels_last")
+    spatial, ch = _layout(fmt, len(x.shape), nd)
+    separable = _keras_base(layer, ("BaseSeparableConv",)) is not None
+    kshape = _shape_of(layer.depthwise_kernel if separable else layer.kernel)  # (k..., C_in, multiplier)
+    cin = x.shape[ch]
+    mult = kshape[-1]
+    if cin != kshape[-2]:
+        raise tr.failure(f"the depthwise kernel {kshape} expects {kshape[-2]} input channels, got {cin}",
+                         shapes=[x.shape, kshape], fix=f"feed {kshape[-2]} channels")
+    padding = str(layer.padding).lower()
+    sp = tuple(x.shape[d] for d in spatial)
+    g = tr.engine(x, spatial, lambda: geo.conv(
+        sp, _ints(layer.kernel_size, nd), _ints(layer.strides, nd), padding, _ints(layer.dilation_rate, nd),
+        cin, framework="tensorflow", in_channels=cin, out_channels=cin * mult))
+    mid = list(x.shape)
+    for d, o in zip(spatial, g.output):
+        mid[d] = o
+    mid[ch] = cin * mult
+    batch = _prod([s for i, s in enumerate(x.shape) if i not in spatial and i != ch])
+    n_out = batch * _prod(g.output)
+    rf = tr.rf(x)
+    mid_rf = None if rf is None else rfm.apply_steps(rf, spatial, g.rf_steps)
+    dtype = tr.out_dtype(layer, x)
+    use_bias = bool(getattr(layer, "use_bias", False))
+    attrs = _conv_attrs(layer, padding, fmt)
+    if not separable:
+        return tr.emit(group, "conv", [x], [tuple(mid)], dtype, [mid_rf], geometry=g,
+                       macs=n_out * cin * mult * _prod(kshape[:-2]), bias_adds=n_out * cin * mult if use_bias else 0,
+                       groups=cin, attrs=attrs)
+    pshape = _shape_of(layer.pointwise_kernel)  # (1..., C_in*multiplier, filters)
+    filters = pshape[-1]
+    out = list(mid)
+    out[ch] = filters
+    out_rf = None if mid_rf is None else rfm.apply_steps(mid_rf, [], [], [ch])
+    attrs["separable"] = "depthwise+pointwise"
+    depthwise = tr.emit(group, "conv", [x], [tuple(mid)], dtype, [mid_rf], geometry=g,
+                        macs=n_out * cin * mult * _prod(kshape[:-2]), groups=cin, attrs=attrs)
+    return tr.emit(group, "conv", depthwise, [tuple(out)], dtype, [out_rf],
+                   macs=n_out * filters * cin * mult, bias_adds=n_out * filters if use_bias else 0)
+
+
+def _h_conv_transpose(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
+                      kwargs: dict[str, Any]) -> list[_Value]:
+    x = ins[0]
+    nd = int(layer.rank)
+    fmt = getattr(layer, "data_format", "channels_last")
+    spatial, ch = _layout(fmt, len(x.shape), nd)
+    kshape = _shape_of(layer.kernel)  # (k..., filters, C_in)
+    cin = x.shape[ch]
+    filters = kshape[-2]
+    if cin != kshape[-1]:
+        raise tr.failure(f"the kernel {kshape} expects {kshape[-1]} input channels, got {cin}",
+                         shapes=[x.shape, kshape], fix=f"feed {kshape[-1]} channels")
+    padding = str(layer.padding).lower()
+    op = getattr(layer, "output_padding", None)
+    sp = tuple(x.shape[d] for d in spatial)
+    kernel, strides, dilation = _ints(layer.kernel_size, nd), _ints(layer.strides, nd), _ints(layer.dilation_rate, nd)
+    out_pad = None if op is None else _ints(op, nd)
+    try:
+        g = geo.conv_transpose(sp, kernel, strides, padding, out_pad, dilation, framework="tensorflow")
+    except GeometryError as exc:
+        g = _transpose_off_tensorflow(tr, layer, x, spatial, sp, kernel, strides, dilation, padding, out_pad, exc)
+    out = list(x.shape)
+    for d, o in zip(spatial, g.output):
+        out[d] = o
+    out[ch] = filters
+    batch = _prod([s for i, s in enumerate(x.shape) if i not in spatial and i != ch])
+    macs = batch * cin * _prod(sp) * filters * _prod(kshape[:-2])
+    bias = batch * filters * _prod(g.output) if getattr(layer, "use_bias", False) else 0
+    rf = tr.rf(x)
+    out_rf = None if rf is None else rfm.apply_steps(rf, spatial, g.rf_steps, [ch])
+    attrs = _conv_attrs(layer, padding, fmt)
+    if out_pad is not None:
+        attrs["output_padding"] = repr(out_pad)
+    return tr.emit(group, "conv_transpose", [x], [tuple(out)], tr.out_dtype(layer, x), [out_rf], geometry=g,
+                   macs=macs, bias_adds=bias, groups=1, attrs=attrs)
+
+
+def _transpose_off_tensorflow(tr: _Tracer, layer: Any, x: _Value, spatial: list[int], sp: tuple[int, ...],
+                              kernel: tuple[int, ...], strides: tuple[int, ...], dilation: tuple[int, ...],
+                              padding: str, out_pad: Optional[tuple[int, ...]], exc: GeometryError) -> Any:
+    """A transposed conv the TensorFlow backend rejects (``Conv2DBackpropInput``: e.g. an even
+    kernel with padding='same' and output_padding=0) still runs on Keras's other backends, which
+    compute the same output size and convert it to PyTorch's ``(padding, output_padding)``
+    (Keras's own conversion, ``backend_utils``); the engine then gives that geometry with
+    ``framework="torch"``. On the TensorFlow backend, or if the conversion is unavailable, the
+    trace fails like the model."""
+    backend = str(tr.keras.backend.backend())
+    convert: Optional[Callable[..., tuple[int, int]]] = None
+    if backend != "tensorflow" and out_pad is not None:
+        try:
+            utils = importlib.import_module("keras.src.backend.common.backend_utils")
+            convert = utils._convert_conv_transpose_padding_args_from_keras_to_torch
+        except (ImportError, AttributeError):  # pragma: no cover - Keras moved it
+            convert = None
+    if convert is None or out_pad is None:
+        raise tr.engine_failure(x, spatial, exc) from exc
+    pads: list[int] = []
+    extra: list[int] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for k, s, d, o in zip(kernel, strides, dilation, out_pad):
+            p, q = convert(k, s, d, padding, o)
+            pads.append(int(p))
+            extra.append(int(q))
+    g = tr.engine(x, spatial, lambda: geo.conv_transpose(sp, kernel, strides, tuple(pads), tuple(extra), dilation,
+                                                         framework="torch"))
+    labels = axis_labels(len(sp))
+    where = ", ".join(f"{labels[i]}: {n} -> {o}" for i, (n, o) in enumerate(zip(sp, g.output)))
+    tr.builder.add_finding(Finding(
+        "keras-backend-differs", "warning", tr.current,
+        f"{type(layer).__name__}(kernel_size={kernel}, strides={strides}, padding={padding!r}, "
+        f"output_padding={out_pad}) maps {where} on the {backend} backend (Keras converts it to PyTorch "
+        f"padding={tuple(pads)}, output_padding={tuple(extra)}); the TensorFlow backend rejects it: {exc.problem}",
+        "leave output_padding unset (output = input * stride on every backend) or use an odd kernel, so that "
+        "all Keras backends agree"))
+    return g
+
+
+def _h_pool(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
+            kwargs: dict[str, Any]) -> list[_Value]:
+    x = ins[0]
+    pool = tuple(int(v) for v in layer.pool_size)
+    nd = len(pool)
+    fmt = getattr(layer, "data_format", "channels_last")
+    spatial, _ch = _layout(fmt, len(x.shape), nd)
+    strides = pool if layer.strides is None else _ints(layer.strides, nd)
+    padding = str(layer.padding).lower()
+    mode = str(getattr(layer, "pool_mode", "max"))
+    sp = tuple(x.shape[d] for d in spatial)
+    if mode == "max":
+        g = tr.engine(x, spatial, lambda: geo.max_pool(sp, pool, strides, padding, framework="tensorflow"))
+        kind = "max_pool"
+    else:
+        g = tr.engine(x, spatial, lambda: geo.avg_pool(sp, pool, strides, padding, framework="tensorflow"))
+        kind = "avg_pool"
+    out = list(x.shape)
+    for d, o in zip(spatial, g.output):
+        out[d] = o
+    rf = tr.rf(x)
+    out_rf = None if rf is None else rfm.apply_steps(rf, spatial, g.rf_steps)
+    return tr.emit(group, kind, [x], [tuple(out)], tr.out_dtype(layer, x), [out_rf], geometry=g,
+                   attrs={"padding": padding, "data_format": fmt})
+
+
+def _h_global_pool(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
+                   kwargs: dict[str, Any]) -> list[_Value]:
+    x = ins[0]
+    nd = len(x.shape) - 2
+    fmt = getattr(layer, "data_format", "channels_last")
+    spatial, _ch = _layout(fmt, len(x.shape), nd)
+    is_max = "Max" in type(layer).__name__ or _keras_base(
+        layer, ("GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D")) is not None
+    sp = tuple(x.shape[d] for d in spatial)
+    call = geo.adaptive_max_pool if is_max else geo.adaptive_avg_pool
+    g = tr.engine(x, spatial, lambda: call(sp, 1))
+    keep = bool(getattr(layer, "keepdims", False))
+    rf = tr.rf(x)
+    out_rf = None if rf is None else rfm.apply_steps(rf, spatial, g.rf_steps)
+    if keep:
+        out = tuple(1 if i in spatial else s for i, s in enumerate(x.shape))
+    else:
+        out = tuple(s for i, s in enumerate(x.shape) if i not in spatial)
+        out_rf = None if out_rf is None else rfm.reduce(out_rf, spatial, False, len(x.shape))
+    kind = "adaptive_max_pool" if is_max else "adaptive_avg_pool"
+    return tr.emit(group, kind, [x], [out], tr.out_dtype(layer, x), [out_rf], geometry=g,
+                   attrs={"global": "True", "data_format": fmt})
+
+
+def _h_adaptive_pool(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
+                     kwargs: dict[str, Any]) -> list[_Value]:
+    x = ins[0]
+    size = tuple(int(v) for v in layer.output_size)
+    nd = len(size)
+    fmt = getattr(layer, "data_format", "channels_last")
+    spatial, _ch = _layout(fmt, len(x.shape), nd)
+    is_max = "Max" in type(layer).__name__
+    sp = tuple(x.shape[d] for d in spatial)
+    call = geo.adaptive_max_pool if is_max else geo.adaptive_avg_pool
+    g = tr.engine(x, spatial, lambda: call(sp, list(size)))
+    out = list(x.shape)
+    for d, o in zip(spatial, g.output):
+        out[d] = o
+    rf = tr.rf(x)
+    out_rf = None if rf is None else rfm.apply_steps(rf, spatial, g.rf_steps)
+    kind = "adaptive_max_pool" if is_max else "adaptive_avg_pool"
+    return tr.emit(group, kind, [x], [tuple(out)], tr.out_dtype(layer, x), [out_rf], geometry=g,
+                   attrs={"data_format": fmt})
+
+
+def _h_zero_padding(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
+                    kwargs: dict[str, Any]) -> list[_Value]:
+    x = ins[0]
+    nd = len(x.shape) - 2
+    fmt = getattr(layer, "data_format", "channels_last")
+    spatial, _ch = _layout(fmt, len(x.shape), nd)
+    pads = _pairs(layer.padding, nd)
+    out = list(x.shape)
+    for d, (b, a) in zip(spatial, pads):
+        out[d] = x.shape[d] + b + a
+    rf = tr.rf(x)
+    out_rf = None if rf is None else rfm.apply_steps(rf, spatial, rfm.steps_for_pad([b for b, _ in pads]))
+    return tr.emit(group, "pad", [x], [tuple(out)], tr.out_dtype(layer, x), [out_rf], pads=pads,
+                   attrs={"pad_mode": "constant", "data_format": fmt})
+
+
+def _h_cropping(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
+                kwargs: dict[str, Any]) -> list[_Value]:
+    x = ins[0]
+    nd = len(x.shape) - 2
+    fmt = getattr(layer, "data_format", "channels_last")
+    spatial, _ch = _layout(fmt, len(x.shape), nd)
+    crops = _pairs(layer.cropping, nd)
+    rf = tr.rf(x)
+    out = list(x.shape)
+    for d, (b, a) in zip(spatial, crops):
+        out[d] = x.shape[d] - b - a
+        if out[d] <= 0:
+            raise tr.failure(
+                f"cropping ({b}, {a}) removes all {x.shape[d]} cells of dim {d}",
+                "Keras Cropping: `cropping` parameter of `Cropping` layer must be smaller than the input size",
+                [x.shape], d, rf, f"crop at most {x.shape[d] - 1} cells in total")
+    out_rf = None if rf is None else rfm.apply_steps(rf, spatial, rfm.steps_for_crop([b for b, _ in crops], [1] * nd))
+    return tr.emit(group, "slice", [x], [tuple(out)], tr.out_dtype(layer, x), [out_rf],
+                   attrs={"cropping": repr(crops), "data_format": fmt})
+
+
+def _resize(tr: _Tracer, layer: Any, group: int, x: _Value, spatial: list[int], sizes: Optional[tuple[int, ...]],
+            scales: Optional[tuple[float, ...]], mode: str, exact: bool, attrs: dict[str, str]) -> list[_Value]:
+    sp = tuple(x.shape[d] for d in spatial)
+    engine_mode = mode if mode in ("nearest", "bilinear", "bicubic", "linear", "trilinear", "area") else "nearest"
+    g = tr.engine(x, spatial, lambda: geo.interpolate(sp, sizes, scales, engine_mode))
+    out = list(x.shape)
+    for d, o in zip(spatial, g.output):
+        out[d] = o
+    nearest = g.rf_steps
+    if scales is not None and mode == "nearest":
+        nearest = tuple(RFStep(Fraction(1), 1 / Fraction(s).limit_denominator(1 << 20), Fraction(0)) for s in scales)
+    if mode == "area":
+        steps = geo.adaptive_avg_pool(sp, list(g.output)).rf_steps
+    else:
+        rule_mode = {"lanczos3": "cubic", "lanczos5": "cubic"}.get(mode, mode)
+        steps = rfm.steps_for_resize(sp, g.output, rule_mode, False, nearest)
+    rf = tr.rf(x)
+    out_rf = None if rf is None else rfm.apply_steps(rf, spatial, steps)
+    if out_rf is not None and not exact:
+        out_rf = rfm.inexact(out_rf)
+    attrs = dict(attrs, mode=mode)
+    return tr.emit(group, "interpolate", [x], [tuple(out)], tr.out_dtype(layer, x), [out_rf], geometry=g, attrs=attrs)
+
+
+def _h_upsampling(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
+                  kwargs: dict[str, Any]) -> list[_Value]:
+    x = ins[0]
+    nd = len(x.shape) - 2
+    fmt = getattr(layer, "data_format", "channels_last")
+    spatial, _ch = _layout(fmt, len(x.shape), nd)
+    size = _ints(layer.size, nd)
+    mode = str(getattr(layer, "interpolation", "nearest")).lower()
+    return _resize(tr, layer, group, x, spatial, None, tuple(float(s) for s in size), mode,
+                   mode in ("nearest", "bilinear", "bicubic"), {"data_format": fmt, "size": repr(size)})
+
+
+def _h_resizing(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
+                kwargs: dict[str, Any]) -> Optional[list[_Value]]:
+    if getattr(layer, "crop_to_aspect_ratio", False) or getattr(layer, "pad_to_aspect_ratio", False):
+        return None
+    x = ins[0]
+    fmt = getattr(layer, "data_format", "channels_last")
+    rank = len(x.shape)
+    spatial = [rank - 2, rank - 1] if fmt == "channels_first" else [rank - 3, rank - 2]
+    mode = str(layer.interpolation).lower()
+    antialias = bool(getattr(layer, "antialias", False))
+    sizes = (int(layer.height), int(layer.width))
+    exact = mode in ("nearest", "bilinear", "bicubic", "area") and not (
+        antialias and any(o < x.shape[d] for d, o in zip(spatial, sizes)))
+    return _resize(tr, layer, group, x, spatial, sizes, None, mode, exact, {"data_format": fmt})
+
+
+def _h_dense(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
+             kwargs: dict[str, Any]) -> list[_Value]:
+    x = ins[0]
+    kshape = _shape_of(layer.kernel)
+    in_f, units = kshape[0], kshape[-1]
+    rf = tr.rf(x)
+    if x.shape[-1] != in_f:
+        raise tr.failure(f"Dense expects {in_f} input features on the last axis, got {x.shape[-1]} "
+                         f"(input {x.shape})", shapes=[x.shape, kshape], dim=len(x.shape) - 1, rf=rf,
+                         fix=f"the layer was built for {in_f} features")
+    out = x.shape[:-1] + (units,)
+    macs = _prod(x.shape[:-1]) * in_f * units
+    bias = _prod(out) if getattr(layer, "use_bias", False) else 0
+    out_rf = None if rf is None else rfm.apply_steps(rf, [], [], [len(x.shape) - 1])
+    return tr.emit(group, "linear", [x], [out], tr.out_dtype(layer, x), [out_rf], macs=macs, bias_adds=bias)
+
+
+def _axes(value: Any, rank: int) -> list[int]:
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    return [int(a) % rank for a in items]
+
+
+_NORMS = {"BatchNormalization": "batch_norm", "LayerNormalization": "layer_norm", "GroupNormalization": "group_norm",
+          "UnitNormalization": "norm", "RMSNormalization": "layer_norm"}
+
+
+def _h_norm(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
+            kwargs: dict[str, Any]) -> list[_Value]:
+    x = ins[0]
+    base = _keras_base(layer, tuple(_NORMS)) or "BatchNormalization"
+    rank = len(x.shape)
+    rf = tr.rf(x)
+    context = False
+    if base == "GroupNormalization":
+        axis = int(layer.axis) % rank
+        groups = int(layer.groups)
+        if groups > 0 and x.shape[axis] % groups:
+            raise tr.failure(f"{x.shape[axis]} channels are not divisible by groups={groups}", shapes=[x.shape])
+        context = _prod([s for i, s in enumerate(x.shape) if i not in (0, axis)]) > 1
+    elif base in ("LayerNormalization", "UnitNormalization", "RMSNormalization"):
+        normed = set(_axes(getattr(layer, "axis", -1), rank))
+        context = rf is not None and any(d in normed and x.shape[d] > 1 for d in rf.dims if d is not None)
+    out_rf = None if rf is None else (rfm.with_context(rf) if context else rf)
+    return tr.emit(group, _NORMS[base], [x], [x.shape], tr.out_dtype(layer, x), [out_rf])
+
+
+_ACTIVATIONS = ("Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax")
+
+
+def _h_activation(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
+                  kwargs: dict[str, Any]) -> list[_Value]:
+    x = ins[0]
+    rf = tr.rf(x)
+    rank = len(x.shape)
+    base = _keras_base(layer, _ACTIVATIONS) or ""
+    name = base
+    softmax_axes: list[int] = []
+    if base == "Activation":
+        name = str(getattr(layer.activation, "__name__", "activation"))
+        if name in ("softmax", "log_softmax"):
+            softmax_axes = [rank - 1]
+    elif base == "Softmax":
+        softmax_axes = _axes(getattr(layer, "axis", -1), rank)
+    out_rf = rf
+    kind = "activation"
+    if softmax_axes:
+        kind = "softmax"
+        for a in softmax_axes:
+            out_rf = None if out_rf is None else rfm.along(out_rf, a)
+    return tr.emit(group, kind, [x], [x.shape], tr.out_dtype(layer, x), [out_rf], attrs={"activation": name})
+
+
+_DROPOUTS = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
+             "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Identity")
+
+
+def _h_dropout(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
+               kwargs: dict[str, Any]) -> list[_Value]:
+    """Inference: the layer returns its input (no new tensor: the output shares its storage)."""
+    x = ins[0]
+    base = _keras_base(layer, _DROPOUTS) or ""
+    kind = "identity" if base in ("Identity", "ActivityRegularization") else "dropout"
+    return tr.emit(group, kind, [x], [x.shape], x.dtype, [tr.rf(x)], alias=[x.tid])
+
+
+def _listed(args: tuple[Any, ...], ins: list[_Value]) -> list[_Value]:
+    first = args[0] if args else None
+    if isinstance(first, (list, tuple)) and all(isinstance(v, _Value) for v in first):
+        return list(first)
+    return list(ins)
+
+
+_MERGES = {"Add": "add", "Subtract": "sub", "Multiply": "mul", "Average": "add", "Maximum": "elementwise",
+           "Minimum": "elementwise"}
+
+
+def _h_merge(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
+             kwargs: dict[str, Any]) -> list[_Value]:
+    parts = _listed(args, ins)
+    base = _keras_base(layer, tuple(_MERGES)) or "Add"
+    shapes = [v.shape for v in parts]
+    batches = {s[0] for s in shapes if s}
+    if len(batches) > 1:
+        raise tr.failure(f"cannot merge tensors with different batch sizes: {shapes}",
+                         "Keras Merge: Cannot merge tensors with different batch sizes", shapes)
+    out: Optional[Shape] = shapes[0]
+    for s in shapes[1:]:
+        if out is None:
+            break
+        out = _broadcast(out, s)
+    if out is None:
+        ref = shapes[0]
+        bad_dim = None
+        for s in shapes[1:]:
+            n = max(len(ref), len(s))
+            pa, pb = (1,) * (n - len(ref)) + ref, (1,) * (n - len(s)) + s
+            bad = [i for i in range(n) if pa[i] != pb[i] and 1 not in (pa[i], pb[i])]
+            if bad:
+                bad_dim = bad[-1] - (n - len(ref))
+                break
+        raise tr.failure(f"{base} got inputs with incompatible shapes {shapes}",
+                         "Keras Merge: Inputs have incompatible shapes", shapes, bad_dim, tr.rf(parts[0]))
+    merged, issues = rfm.merge([(tr.rf(v), v.shape) for v in parts], out)
+    return tr.emit(group, _MERGES[base], parts, [out], tr.out_dtype(layer, parts[0]), [merged], issues=issues)
+
+
+def _h_concatenate(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
+                   kwargs: dict[str, Any]) -> list[_Value]:
+    parts = _listed(args, ins)
+    shapes = [v.shape for v in parts]
+    rank = len(shapes[0])
+    axis = int(getattr(layer, "axis", -1)) % rank
+    for i, s in enumerate(shapes[1:], 1):
+        if len(s) != rank:
+            raise tr.failure(f"Concatenate needs inputs of equal rank, got {shapes}", shapes=shapes)
+        for d in range(rank):
+            if d != axis and s[d] != shapes[0][d]:
+                raise tr.failure(
+                    f"A `Concatenate` layer requires inputs with matching shapes except for the concatenation "
+                    f"axis. Received: input_shape={shapes} (input {i} differs on dim {d}: {s[d]} vs {shapes[0][d]})",
+                    "Keras Concatenate.build", [shapes[0], s], d, tr.rf(parts[0]))
+    out = tuple(sum(s[d] for s in shapes) if d == axis else shapes[0][d] for d in range(rank))
+    merged, issues = rfm.concat([(tr.rf(v), v.shape) for v in parts], out, axis)
+    return tr.emit(group, "cat", parts, [out], tr.out_dtype(layer, parts[0]), [merged], issues=issues)
+
+
+def _h_flatten(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
+               kwargs: dict[str, Any]) -> list[_Value]:
+    x = ins[0]
+    rank = len(x.shape)
+    rf = tr.rf(x)
+    shape = x.shape
+    alias: list[Optional[int]] = [x.tid]
+    if getattr(layer, "data_format", "channels_last") == "channels_first" and rank > 2:
+        perm = [0, *range(2, rank), 1]  # Keras switches to channels-last first (a copy)
+        rf = None if rf is None else rfm.permute(rf, perm)
+        shape = tuple(shape[p] for p in perm)
+        alias = [None]
+    out = (shape[0], _prod(shape[1:])) if rank > 1 else (shape[0], 1)
+    out_rf = None if rf is None else rfm.reshape(rf, shape, out)
+    return tr.emit(group, "reshape", [x], [out], x.dtype, [out_rf], alias=alias)
+
+
+def _h_reshape(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
+               kwargs: dict[str, Any]) -> list[_Value]:
+    x = ins[0]
+    target = [int(v) for v in layer.target_shape]
+    total = _prod(x.shape[1:])
+    if target.count(-1) > 1:
+        raise tr.failure(f"Reshape target {tuple(target)} has more than one -1", shapes=[x.shape])
+    known = _prod([v for v in target if v != -1])
+    if -1 in target:
+        if known == 0 or total % known:
+            raise tr.failure(f"cannot reshape {x.shape} to (batch, {tuple(target)}): {total} elements per sample",
+                             "Keras Reshape: total size of the new array must be unchanged", [x.shape])
+        target = [total // known if v == -1 else v for v in target]
+    elif known != total:
+        raise tr.failure(f"cannot reshape {x.shape} to (batch, {tuple(target)}): {total} elements per sample",
+                         "Keras Reshape: total size of the new array must be unchanged", [x.shape])
+    out = (x.shape[0], *target)
+    rf = tr.rf(x)
+    out_rf = None if rf is None else rfm.reshape(rf, x.shape, out)
+    return tr.emit(group, "reshape", [x], [out], x.dtype, [out_rf], alias=[x.tid])
+
+
+def _h_permute(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
+               kwargs: dict[str, Any]) -> list[_Value]:
+    x = ins[0]
+    perm = [0, *(int(d) for d in layer.dims)]
+    out = tuple(x.shape[p] for p in perm)
+    rf = tr.rf(x)
+    return tr.emit(group, "permute", [x], [out], x.dtype, [None if rf is None else rfm.permute(rf, perm)])
+
+
+def _h_repeat_vector(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
+                     kwargs: dict[str, Any]) -> list[_Value]:
+    x = ins[0]
+    out = (x.shape[0], int(layer.n), *x.shape[1:])
+    rf = tr.rf(x)
+    out_rf = None if rf is None else rfm.remap(rf, lambda d: d if d == 0 else d + 1)
+    return tr.emit(group, "expand", [x], [out], x.dtype, [out_rf])
+
+
+def _h_rescaling(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
+                 kwargs: dict[str, Any]) -> list[_Value]:
+    x = ins[0]
+    return tr.emit(group, "elementwise", [x], [x.shape], tr.out_dtype(layer, x), [tr.rf(x)])
+
+
+_LAYER_HANDLERS: dict[str, Handler] = {
+    "BaseSeparableConv": _h_depthwise,
+    "BaseDepthwiseConv": _h_depthwise,
+    "BaseConvTranspose": _h_conv_transpose,
+    "BaseConv": _h_conv,
+    "BasePooling": _h_pool,
+    "BaseGlobalPooling": _h_global_pool,
+    "BaseAdaptivePooling": _h_adaptive_pool,
+    "ZeroPadding1D": _h_zero_padding, "ZeroPadding2D": _h_zero_padding, "ZeroPadding3D": _h_zero_padding,
+    "Cropping1D": _h_cropping, "Cropping2D": _h_cropping, "Cropping3D": _h_cropping,
+    "UpSampling1D": _h_upsampling, "UpSampling2D": _h_upsampling, "UpSampling3D": _h_upsampling,
+    "Resizing": _h_resizing,
+    "Dense": _h_dense,
+    "Concatenate": _h_concatenate,
+    "Flatten": _h_flatten,
+    "Reshape": _h_reshape,
+    "Permute": _h_permute,
+    "RepeatVector": _h_repeat_vector,
+    "Rescaling": _h_rescaling,
+    "Normalization": _h_rescaling,
+}
+for _n in _NORMS:
+    _LAYER_HANDLERS[_n] = _h_norm
+for _n in _ACTIVATIONS:
+    _LAYER_HANDLERS[_n] = _h_activation
+for _n in _DROPOUTS:
+    _LAYER_HANDLERS[_n] = _h_dropout
+for _n in _MERGES:
+    _LAYER_HANDLERS[_n] = _h_merge
+
+
+def _handler_for(op: Any) -> Optional[Handler]:
+    base = _keras_base(op, tuple(_LAYER_HANDLERS))
+    return None if base is None else _LAYER_HANDLERS[base]
+
+
+# ================================================================================================
+# everything else: Keras's own symbolic output, receptive field by shape
+_OP_KINDS = {
+    "Add": "add", "Subtract": "sub", "Multiply": "mul", "Divide": "div", "TrueDivide": "div",
+    "Maximum": "elementwise", "Minimum": "elementwise", "Power": "elementwise", "Where": "elementwise",
+    "Relu": "activation", "Relu6": "activation", "Sigmoid": "activation", "Tanh": "activation",
+    "Silu": "activation", "Swish": "activation", "Gelu": "activation", "Softplus": "activation",
+    "Softsign": "activation", "HardSigmoid": "activation", "HardSilu": "activation", "HardSwish": "activation",
+    "LeakyRelu": "activation", "Elu": "activation", "Selu": "activation", "Celu": "activation", "Mish": "activation",
+    "Exp": "elementwise", "Log": "elementwise", "Sqrt": "elementwise", "Rsqrt": "elementwise", "Abs": "elementwise",
+    "Negative": "elementwise", "Square": "elementwise", "Clip": "elementwise", "Cast": "elementwise",
+    "Absolute": "elementwise", "Reciprocal": "elementwise", "Sign": "elementwise",
+}
+_OP_RESHAPES = ("Reshape", "ExpandDims", "Squeeze", "Flatten")
+
+
+def _to_keras(keras: Any, value: Any) -> Any:
+    if isinstance(value, _Value):
+        return keras.KerasTensor(value.shape, dtype=value.dtype)
+    if isinstance(value, list):
+        return [_to_keras(keras, v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_to_keras(keras, v) for v in value)
+    if isinstance(value, dict):
+        return {k: _to_keras(keras, v) for k, v in value.items()}
+    return value
+
+
+def _flat_specs(value: Any, out: list[Any]) -> list[Any]:
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            _flat_specs(v, out)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _flat_specs(v, out)
+    elif value is not None and hasattr(value, "shape"):
+        out.append(value)
+    return out
+
+
+def _generic(tr: _Tracer, op: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
+             kwargs: dict[str, Any]) -> list[_Value]:
+    keras = tr.keras
+    kargs = [_to_keras(keras, a) for a in args]
+    kkwargs = {k: _to_keras(keras, v) for k, v in kwargs.items()}
+    try:
+        spec = op.compute_output_spec(*kargs, **kkwargs)
+    except Exception as exc:  # the real call would fail the same way
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise tr.failure(f"{type(op).__name__} failed: {text}", "Keras compute_output_spec",
+                         [v.shape for v in ins]) from exc
+    specs = _flat_specs(spec, [])
+    shapes: list[Shape] = []
+    for s in specs:
+        dims = tuple(s.shape)
+        if any(d is None for d in dims):
+            raise GeometryError(
+                f"layer {tr.current} ({type(op).__name__}) has a data-dependent output shape {dims}",
+                fix="convgeom needs static shapes; trace a model without this layer")
+        shapes.append(tuple(int(d) for d in dims))
+    dtypes = [tr.dtype if tr.dtype is not None and _is_float(_dtype_name(s.dtype)) else _dtype_name(s.dtype)
+              for s in specs]
+    cname = type(op).__name__
+    kind = _OP_KINDS.get(cname)
+    rfs: list[Optional[TensorRF]] = []
+    issues: list[rfm.MergeIssue] = []
+    if kind is not None and len(shapes) == 1 and all(_broadcast(v.shape, shapes[0]) == shapes[0] for v in ins):
+        merged, issues = rfm.merge([(tr.rf(v), v.shape) for v in ins], shapes[0])
+        rfs = [merged]
+    elif cname in _OP_RESHAPES and ins and len(shapes) == 1:
+        kind = "reshape"
+        rf = tr.rf(ins[0])
+        rfs = [None if rf is None else rfm.reshape(rf, ins[0].shape, shapes[0])]
+    elif cname == "Transpose" and ins and len(shapes) == 1 and getattr(op, "axes", None) is not None:
+        kind = "permute"
+        rank = len(ins[0].shape)
+        rf = tr.rf(ins[0])
+        rfs = [None if rf is None else rfm.permute(rf, [int(a) % rank for a in op.axes])]
+    elif cname == "Concatenate" and ins and len(shapes) == 1 and not isinstance(op, keras.layers.Layer):
+        kind = "cat"
+        axis = int(getattr(op, "axis", 0) or 0) % len(shapes[0])
+        merged, issues = rfm.concat([(tr.rf(v), v.shape) for v in ins], shapes[0], axis)
+        rfs = [merged]
+    else:
+        kind = "unknown"
+        src = ins[0] if ins else None
+        for s in shapes:
+            rf = None if src is None else _shape_rule(tr.rf(src), src.shape, s)
+            rfs.append(None if rf is None else rfm.inexact(rf))
+        tr.note_unknown(cname, tr.current)
+    if not shapes:
+        return []
+    ids = tr.builder.op(group, kind, _unique([v.tid for v in ins]),
+                        [(s, _itemsize(d)) for s, d in zip(shapes, dtypes)], rfs, issues=issues)
+    return [_Value(t, s, d) for t, s, d in zip(ids, shapes, dtypes)]
+
+
+# ================================================================================================
+def _iter_layers(model: Any) -> list[Any]:
+    out: list[Any] = []
+    for layer in getattr(model, "layers", []) or []:
+        if _container_kind(layer) is not None:
+            out.extend(_iter_layers(layer))
+        else:
+            out.append(layer)
+    return out
+
+
+def _data_format(keras: Any, model: Any) -> str:
+    """The layout of the first windowed layer (else Keras's ``image_data_format()``)."""
+    for layer in _iter_layers(model) if _container_kind(model) else [model]:
+        fmt = getattr(layer, "data_format", None)
+        if fmt in ("channels_last", "channels_first") and _handler_for(layer) is not None:
+            return str(fmt)
+    return str(keras.config.image_data_format())
+
+
+def _spatial(shape: Shape, data_format: str) -> list[int]:
+    n = len(shape)
+    if n < 3:
+        return []
+    return list(range(2, n)) if data_format == "channels_first" else list(range(1, n - 1))
+
+
+def _declared(model: Any) -> Optional[list[tuple[tuple[Optional[int], ...], str]]]:
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        return None
+    if not inputs:
+        return None
+    return [(tuple(None if d is None else int(d) for d in kt.shape), _dtype_name(kt.dtype)) for kt in inputs]
+
+
+_BUILT_CACHE: dict[tuple[int, tuple[Shape, ...]], tuple[Any, Any]] = {}
+
+
+def _ensure_built(keras: Any, model: Any, shapes: list[Shape]) -> Any:
+    """An unbuilt Sequential is cloned and built for ``shapes`` (the user's model is untouched)."""
+    if getattr(model, "built", True) or _container_kind(model) != "sequential" or not shapes:
+        return model
+    key = (id(model), tuple(shapes))
+    hit = _BUILT_CACHE.get(key)
+    if hit is not None and hit[0] is model:
+        return hit[1]
+    clone = keras.models.clone_model(model)
+    clone.build((None, *shapes[0][1:]))
+    if len(_BUILT_CACHE) > 16:
+        _BUILT_CACHE.clear()
+    _BUILT_CACHE[key] = (model, clone)
+    return clone
+
+
+def trace_keras(model: Any, input_shapes: Sequence[Shape], *, dtype: Optional[str] = None) -> Trace:
+    """Trace a Keras 3 model (Sequential, functional, nested, or a single layer) for
+    ``input_shapes`` (channels-last unless the model's layers say otherwise, batch included).
+    Raises :class:`TraceFailure` where the real model would fail."""
+    keras = _import_keras()
+    if not isinstance(model, keras.layers.Layer):
+        raise GeometryError(f"expected a Keras 3 model or layer, got {type(model).__name__}",
+                            fix="pass a keras.Model (or a .keras file)")
+    shapes = [tuple(int(s) for s in shape) for shape in input_shapes]
+    model = _ensure_built(keras, model, shapes)
+    declared = _declared(model)
+    findings: list[Finding] = []
+    if not shapes:
+        if declared is None:
+            raise GeometryError("this Keras model has no declared input shape",
+                                fix="pass input_shape=(1, 224, 224, 3)")
+        for i, (dims, _dt) in enumerate(declared):
+            if any(d is None for d in dims[1:]):
+                raise GeometryError(f"model input {i} has dynamic sizes {dims}",
+                                    fix="pass input_shape with every size, e.g. (1, 224, 224, 3)")
+            shapes.append(tuple(1 if d is None else d for d in dims))
+    for shape in shapes:
+        if any(s < 0 for s in shape):
+            raise GeometryError(f"negative input size in {shape}", fix="use sizes >= 0")
+    data_format = _data_format(keras, model)
+    if declared is not None:
+        if len(declared) != len(shapes):
+            raise GeometryError(f"the model has {len(declared)} inputs, {len(shapes)} shapes given",
+                                fix="pass one input shape per model input")
+        for i, ((dims, _dt), shape) in enumerate(zip(declared, shapes)):
+            if len(dims) != len(shape):
+                raise TraceFailure(model.name, f"input {i} has rank {len(shape)} {shape}, the model expects "
+                                               f"rank {len(dims)} {dims}", shapes=[shape])
+            if any(d is not None and d != s for d, s in zip(dims[1:], shape[1:])):
+                free = _spatial(shape, data_format)
+                wanted = ", ".join("None" if j in free else str(shape[j]) for j in range(1, len(shape)))
+                findings.append(Finding(
+                    "static-input-shape", "warning", "",
+                    f"model input {i} is declared with shape {dims}; traced at {shape}. This model object "
+                    "would reject the input (Functional input_spec), but its layers accept it",
+                    f"rebuild the model with keras.Input(shape=({wanted},)) to accept any size"))
+    _LAST_LAYOUT["data_format"] = data_format
+    first = shapes[0] if shapes else ()
+    spatial = _spatial(first, data_format)
+    tracer = _Tracer(keras, len(spatial), None if dtype is None else _DTYPE_ALIASES.get(dtype, dtype))
+    values: list[_Value] = []
+    for i, shape in enumerate(shapes):
+        dt = tracer.dtype or (declared[i][1] if declared is not None else "float32")
+        sd = _spatial(shape, data_format)
+        rf = rfm.identity(len(spatial), sd) if len(sd) == len(spatial) else None
+        tid = tracer.builder.add_input(shape, _itemsize(dt), rf)
+        values.append(_Value(tid, shape, dt))
+    kind = _container_kind(model)
+    if kind == "functional":
+        outs = tracer.walk_graph(model, values, 1, "")
+    elif kind == "sequential":
+        outs = tracer.walk_sequential(model, values, 1, "")
+    else:
+        arg: Any = values[0] if len(values) == 1 else list(values)
+        outs = tracer.call(model, (arg,), {}, values, 1, "")
+    for f in findings:
+        tracer.builder.add_finding(f)
+    for cname, records in sorted(tracer.unknown.items()):
+        count = len(records)
+        shown = ", ".join(records[:3]) + (f" and {count - 3} more" if count > 3 else "")
+        tracer.builder.add_finding(Finding(
+            "unknown-op", "info", records[0],
+            f"{cname} is not understood by convgeom ({count} call{'s' if count > 1 else ''}: {shown}); its output "
+            "shape comes from Keras's compute_output_spec and its receptive field is passed through by shape "
+            "(inexact)",
+            "nothing to fix in the model; tell convgeom about this layer for exact receptive fields"))
+    try:
+        params = int(model.count_params())
+    except ValueError:
+        params = sum(g.params for g in tracer.builder.groups)
+    weights = list(getattr(model, "weights", []) or [])
+    trainable = list(getattr(model, "trainable_weights", []) or [])
+    return tracer.builder.finish(
+        model=str(getattr(model, "name", type(model).__name__)), outputs=[v.tid for v in outs], params=params,
+        trainable_params=sum(_prod(_shape_of(w)) for w in trainable),
+        param_bytes=sum(_prod(_shape_of(w)) * _itemsize(_dtype_name(w.dtype)) for w in weights))
+
+
+def _run(model: Any, shapes: list[Shape], dtype: Optional[str]) -> Trace:
+    if dtype is not None and _DTYPE_ALIASES.get(dtype, dtype) not in _ITEMSIZE:
+        raise GeometryError(f"unknown dtype {dtype!r}", fix="use one of " + ", ".join(sorted(_ITEMSIZE)))
+    return trace_keras(model, shapes, dtype=dtype)
+
+
+def spatial_dims(shape: Shape) -> tuple[int, ...]:
+    """Channels-last ``(N, *spatial, C)`` unless the last traced model was channels-first."""
+    return tuple(_spatial(tuple(shape), _LAST_LAYOUT["data_format"]))
+
+
+def load(path: str) -> Any:
+    """Read a ``.keras`` (or legacy ``.h5``) file with ``keras.saving.load_model`` (no compile)."""
+    keras = _import_keras()
+    return keras.saving.load_model(path, compile=False)
+
+
+FRONTEND = Frontend(name="keras", run=_run, spatial_dims=spatial_dims, load=load)
+
+__all__ = ["FRONTEND", "trace_keras"]

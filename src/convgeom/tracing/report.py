@@ -1,0 +1,192 @@
+"""Tables for a :class:`~convgeom.tracing.model.Trace` in the style of torchinfo / Keras
+``summary()``: plain text always, a ``rich`` table when rich is installed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from .model import LayerRecord, Trace
+from .rf import TensorRF, show_fraction
+
+HEADERS = ("Layer (type)", "Output shape", "Kernel / stride / pad", "Param #", "MACs", "Receptive field")
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    type: str
+    depth: int
+    output: str
+    geometry: str
+    params: int
+    macs: int
+    rf: str
+
+
+def _shape(shape: Optional[tuple[int, ...]]) -> str:
+    return "--" if shape is None else "[" + ", ".join(str(s) for s in shape) + "]"
+
+
+def _geometry(rec: LayerRecord) -> str:
+    parts = []
+    if rec.kernel is not None:
+        parts.append("k" + "x".join(map(str, rec.kernel)))
+    if rec.stride is not None and any(s != 1 for s in rec.stride):
+        parts.append("s" + "x".join(map(str, rec.stride)))
+    if rec.padding is not None and any(b or a for b, a in rec.padding):
+        if all(b == a for b, a in rec.padding):
+            parts.append("p" + "x".join(str(b) for b, _ in rec.padding))
+        else:
+            parts.append("p" + ",".join(f"({b},{a})" for b, a in rec.padding))
+    if rec.dilation is not None and any(d != 1 for d in rec.dilation):
+        parts.append("d" + "x".join(map(str, rec.dilation)))
+    if rec.groups is not None and rec.groups != 1:
+        parts.append(f"g{rec.groups}")
+    return " ".join(parts) or "--"
+
+
+def describe_rf(rf: Optional[TensorRF]) -> str:
+    """Compact per-axis receptive field: ``r`` (size), ``S`` (effective stride), ``P`` (effective
+    padding), joined by x when all axes agree; "global" where each unit sees the whole input."""
+    if rf is None:
+        return "--"
+    if all(rf.whole):
+        return "global"
+
+    def one(i: int) -> str:
+        if rf.dims[i] is None:
+            return "global"
+        f = rf.fields[i]
+        return f"{show_fraction(f.size)}/{show_fraction(f.stride)}/{show_fraction(f.padding)}"
+
+    parts = [one(i) for i in range(len(rf.fields))]
+    text = parts[0] if len(set(parts)) == 1 else " x ".join(parts)
+    if not rf.exact:
+        text += " ~"
+    if rf.global_context:
+        text += " +g"
+    return text
+
+
+def rows(trace: Trace, depth: Optional[int] = None) -> list[Row]:
+    """Records at ``depth`` or shallower; consecutive deeper records are folded into their
+    ancestor module at ``depth`` (params and MACs summed, the last output and receptive field
+    shown); a record named like that ancestor (a module's own op) joins the fold."""
+
+    def row(rec: LayerRecord) -> Row:
+        return Row(rec.name, rec.type, rec.depth, _shape(rec.output_shape), _geometry(rec), rec.params, rec.macs,
+                   describe_rf(rec.receptive_field))
+
+    if depth is None:
+        return [row(rec) for rec in trace.layers]
+    types = {m.name: m.type for m in trace.modules}
+    groups: list[tuple[str, list[LayerRecord]]] = []
+    for rec in trace.layers:
+        key = ".".join(rec.name.split(".")[:max(depth, 1)])
+        if groups and groups[-1][0] == key:
+            groups[-1][1].append(rec)
+        else:
+            groups.append((key, [rec]))
+    out: list[Row] = []
+    for key, members in groups:
+        if len(members) == 1 and members[0].depth <= depth:
+            out.append(row(members[0]))
+            continue
+        own = next((m for m in members if m.name == key), None)
+        last = members[-1]
+        out.append(Row(key, own.type if own is not None else types.get(key, "Module"), min(depth, key.count(".") + 1),
+                       _shape(last.output_shape), _geometry(own) if own is not None else "--",
+                       sum(m.params for m in members), sum(m.macs for m in members),
+                       describe_rf(last.receptive_field)))
+    return out
+
+
+def _bytes(n: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.2f} {unit}"
+    return f"{n} B"
+
+
+def _count(n: int) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= scale:
+            return f"{n:,} ({n / scale:.2f} {unit})"
+    return f"{n:,}"
+
+
+def footer(trace: Trace) -> list[str]:
+    rf = trace.receptive_field
+    lines = [
+        f"Total params: {_count(trace.params)} ({_bytes(trace.param_bytes)})",
+        f"Trainable params: {trace.trainable_params:,}",
+        f"MACs: {_count(trace.macs)}   FLOPs = 2 x MACs: {_count(trace.flops)}   bias adds: {trace.bias_adds:,}",
+        f"Input: {_shape(trace.input_shape)} ({_bytes(trace.input_bytes)})   Output: {_shape(trace.output_shape)}",
+        f"Peak activation memory: {_bytes(trace.peak_activation_bytes)}"
+        + (f" (at {trace.peak_layer})" if trace.peak_layer else "")
+        + f"   sum of all outputs: {_bytes(trace.activation_bytes)}",
+    ]
+    if rf is not None:
+        axes = ", ".join(f"{a}: {rf.describe(i)}" for i, a in enumerate(trace.spatial_axes) if i < len(rf.fields))
+        lines.append(f"Output receptive field (r size / S stride / P padding): {axes or '--'}"
+                     + ("  [+ global context]" if rf.global_context else ""))
+        last = trace.last_spatial_receptive_field
+        if any(rf.whole) and last is not None:
+            lines.append("Last spatial feature map: " + ", ".join(
+                f"{a}: {last.describe(i)}" for i, a in enumerate(trace.spatial_axes) if i < len(last.fields)))
+    counts: dict[str, int] = {}
+    for f in trace.findings:
+        counts[f.severity] = counts.get(f.severity, 0) + 1
+    if trace.findings:
+        lines.append("Findings: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    return lines
+
+
+def render_text(trace: Trace, depth: Optional[int] = None, findings: bool = True) -> str:
+    """A fixed-width table (no dependencies)."""
+    body = [(("  " * max(r.depth - 1, 0)) + f"{r.name} ({r.type})", r.output, r.geometry,
+             f"{r.params:,}" if r.params else "--", f"{r.macs:,}" if r.macs else "--", r.rf) for r in rows(trace, depth)]
+    widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h) for i, h in enumerate(HEADERS)]
+    rule = "=" * (sum(widths) + 2 * (len(widths) - 1))
+    lines = [f"{trace.model} ({trace.framework})", rule,
+             "  ".join(h.ljust(w) for h, w in zip(HEADERS, widths)), rule]
+    for row in body:
+        lines.append("  ".join(c.ljust(w) if i in (0, 1, 2, 5) else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+    lines.append(rule)
+    lines.extend(footer(trace))
+    if findings and trace.findings:
+        lines.append(rule)
+        lines.extend(str(f) for f in trace.findings)
+    return "\n".join(lines)
+
+
+def render_rich(trace: Trace, depth: Optional[int] = None, findings: bool = True, console: Any = None) -> None:
+    """Print a rich table (raises ImportError when rich is missing)."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    if console is None:
+        import sys
+
+        console = Console() if sys.stdout.isatty() else Console(width=200)
+    table = Table(title=f"{trace.model} ({trace.framework})", show_lines=False)
+    for i, h in enumerate(HEADERS):
+        table.add_column(h, justify="right" if i in (3, 4) else "left", no_wrap=i != 0,
+                         min_width=24 if i == 0 else None, overflow="fold")
+    for r in rows(trace, depth):
+        table.add_row(("  " * max(r.depth - 1, 0)) + f"{escape(r.name)} [dim]({escape(r.type)})[/dim]",
+                      escape(r.output), r.geometry,
+                      f"{r.params:,}" if r.params else "--", f"{r.macs:,}" if r.macs else "--", r.rf)
+    console.print(table)
+    for line in footer(trace):
+        console.print(escape(line), highlight=False)
+    if findings and trace.findings:
+        style = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+        for f in trace.findings:
+            console.print(f"[{style.get(f.severity, 'default')}]{f.severity}[/] {f.code}"
+                          + (f" [bold]{escape(f.layer)}[/bold]" if f.layer else "") + f": {escape(f.message)}",
+                          highlight=False)
+            if f.fix:
+                console.print(f"    fix: {escape(f.fix)}", highlight=False, style="dim")

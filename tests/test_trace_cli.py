@@ -1,0 +1,99 @@
+"""``convgeom trace`` through its argparse registration."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import textwrap
+
+import pytest
+
+pytest.importorskip("torch")
+
+from convgeom.errors import GeometryError  # noqa: E402
+from convgeom.tracing import cli  # noqa: E402
+
+
+def run(argv, capsys):
+    parser = argparse.ArgumentParser(prog="convgeom")
+    sub = parser.add_subparsers(dest="command", required=True)
+    cli.register(sub)
+    args = parser.parse_args(argv)
+    code = args.handler(args)
+    return code, capsys.readouterr().out
+
+
+@pytest.fixture()
+def factory(tmp_path):
+    path = tmp_path / "netdef.py"
+    path.write_text(textwrap.dedent("""
+        import torch.nn as nn
+        def build(width=4):
+            return nn.Sequential(nn.Conv2d(3, width, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(width, 2, 1))
+        not_a_factory = 3
+    """))
+    return str(path)
+
+
+def test_table_json_csv(factory, capsys):
+    code, out = run(["trace", f"{factory}:build", "--input", "1,3,32,32", "--plain"], capsys)
+    assert code == 0 and "0 (Conv2d)" in out and "Total params: 122" in out
+    code, out = run(["trace", f"{factory}:build(width=8)", "--input", "1x3x32x32", "--json"], capsys)
+    data = json.loads(out)
+    assert data["output_shapes"] == [[1, 2, 16, 16]] and data["params"] == 3 * 8 * 9 + 8 + 8 * 2 + 2
+    code, out = run(["trace", f"{factory}:build", "--input", "1,3,32,32", "--csv"], capsys)
+    assert out.splitlines()[0].startswith("index,name,op") and len(out.splitlines()) == 4
+    code, out = run(["trace", f"{factory}:build", "--input", "1,3,32,32", "--depth", "1", "--plain"], capsys)
+    assert code == 0
+
+
+def test_rich_table(factory, capsys):
+    pytest.importorskip("rich")
+    code, out = run(["trace", f"{factory}:build", "--input", "1,3,32,32"], capsys)
+    assert code == 0 and "Conv2d" in out and "Receptive field" in out
+
+
+def test_module_factory_spec(capsys):
+    pytest.importorskip("efficientnet_pytorch")
+    code, out = run(["trace", "efficientnet_pytorch:EfficientNet.from_name('efficientnet-b0')", "--input",
+                     "1,3,64,64", "--depth", "1", "--plain", "--no-findings"], capsys)
+    assert code == 0 and "_blocks" in out and "5,288,548" in out
+
+
+def test_valid_sizes(factory, capsys):
+    code, out = run(["trace", f"{factory}:build", "--input", "1,3,8,8", "--valid-sizes", "1:9"], capsys)
+    assert "valid sizes (8 of 8): 1-8" in out
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["trace", "nope_pkg_xyz:build", "--input", "1,3,8,8"], "cannot import module"),
+    (["trace", "{f}:missing", "--input", "1,3,8,8"], "has no attribute"),
+    (["trace", "{f}:not_a_factory", "--input", "1,3,8,8"], "neither a model nor a callable"),
+    (["trace", "{f}:build", "--input", "1,3,a,8"], "not a shape"),
+    (["trace", "{f}:build", "--input", "1,3,0,8"], "positive"),
+    (["trace", "{f}:build(size=x)", "--input", "1,3,8,8"], "literals"),
+    (["trace", "{f}:build(oops=1)", "--input", "1,3,8,8"], "raised TypeError"),
+    (["trace", "missing.onnx", "--input", "1,3,8,8"], "no such file"),
+    (["trace", "just_a_name", "--input", "1,3,8,8"], "module:factory"),
+    (["trace", "{f}:build", "--input", "1,4,8,8"], "fails at layer '0'"),
+])
+def test_errors_are_one_line_geometry_errors(factory, capsys, argv, needle):
+    argv = [a.replace("{f}", factory) for a in argv]
+    with pytest.raises(GeometryError) as info:
+        run(argv, capsys)
+    assert needle in str(info.value) and "\n" not in str(info.value)
+
+
+def test_malformed_onnx_file(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"this is not a protobuf")
+    with pytest.raises(GeometryError) as info:
+        run(["trace", str(bad), "--input", "1,3,8,8"], capsys)
+    assert "ONNX" in str(info.value)
+
+
+def test_standalone_main(factory, capsys):
+    assert cli.main(["trace", f"{factory}:build", "--input", "1,3,8,8", "--json"]) == 0
+    assert cli.main(["trace", f"{factory}:build", "--input", "1,4,8,8"]) == 2
+    assert "fails at layer" in capsys.readouterr().err
