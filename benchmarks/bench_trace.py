@@ -129,12 +129,14 @@ def main() -> None:
         tool, px, reps = args.worker
         print(json.dumps(worker(tool, int(px), int(reps))))
         return
+    load_before = os.getloadavg()[0]
     results = []
     for px in [int(s) for s in args.sizes.split(",")]:
         results.append(run("torchinfo", px, args.torchinfo_reps))
         results.append(run("convgeom", px, args.reps))
     for px in [int(s) for s in args.big.split(",") if s]:
         results.append(run("convgeom", px, args.reps))
+    load_after = os.getloadavg()[0]
     import torch
 
     cmd = "python benchmarks/bench_trace.py --write"
@@ -149,7 +151,8 @@ def main() -> None:
         "lifetimes: what a real forward pass must hold at once (torchinfo is not run at 4096 px).",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python "
-        f"{platform.python_version()}, torch {torch.__version__} (CPU).",
+        f"{platform.python_version()}, torch {torch.__version__} (CPU); 1-minute load average "
+        f"{load_before:.1f} before, {load_after:.1f} after (a shared machine: other jobs ran meanwhile).",
         "",
         table(results),
         "",

@@ -231,6 +231,23 @@ def test_transposed_conv_the_tensorflow_backend_rejects():
         convgeom.conv_transpose(5, 4, 2, "same", 0, framework="tensorflow")
 
 
+def test_average_pooling_same_uneven_pads_on_torch_backend():
+    """Keras's torch backend pads uneven 'same' average pooling with mode='replicate' and counts
+    the replicated cells: on [1, 2], pool 3 stride 2 gives 5/3 instead of TF's 3/2."""
+    if keras.backend.backend() != "torch":
+        pytest.skip("torch backend only")
+    np = pytest.importorskip("numpy")
+    pool = layers.AveragePooling1D(3, strides=2, padding="same", name="avg")
+    got = keras.ops.convert_to_numpy(pool(np.array([[[1.0], [2.0]]], dtype="float32")))
+    assert got[0, 0, 0] == pytest.approx(5 / 3)
+    model = keras.Sequential([keras.Input((2, 1)), pool])
+    t = ct.trace(model, (1, 2, 1))
+    assert t.layer("avg").padding == ((0, 1),) and t.output_shape == (1, 1, 1)
+    assert t.findings_with("keras-backend-differs")
+    even = ct.trace(model, (1, 3, 1))  # 'same' pads (1, 1): no replicate padding
+    assert even.layer("avg").padding == ((1, 1),) and not even.findings_with("keras-backend-differs")
+
+
 def test_load_keras_file(tmp_path):
     path = tmp_path / "m.keras"
     model = keras.Sequential([keras.Input((10, 3)), layers.Conv1D(2, 3, padding="causal"), layers.MaxPooling1D(2)])

@@ -276,10 +276,18 @@ class Torch(Dialect):
         elif p.kind == "raw":
             raise self.reject("RawPads are for JAX's lax.conv_transpose", "", "use integer padding")
         else:
-            # Non-zero modes run F.pad first, which crops for negative pads (conv.py
-            # _conv_forward); only padding_mode='zeros' reaches check_shape_forward's sign check.
-            splits = self.pad_splits_from_pairs(r, allow_negative=r.padding_mode != "zeros")
+            # Explicit pairs mean F.pad (which crops for negative values); so do non-zero
+            # padding modes (conv.py _conv_forward). Only symmetric zero padding reaches
+            # check_shape_forward's "negative padding is not supported".
+            negative_ok = p.kind == "explicit" or r.padding_mode != "zeros"
+            splits = self.pad_splits_from_pairs(r, allow_negative=negative_ok)
             for axis, (n, sp) in enumerate(zip(r.input, splits)):
+                if r.padding_mode == "zeros" and n + min(sp.before, 0) + min(sp.after, 0) < 0:
+                    raise self.reject(
+                        f"negative padding {(sp.before, sp.after)} crops more than the {n} cells of axis {axis}",
+                        "F.pad: narrow(): length must be non-negative",
+                        f"crop at most {n} cells in total",
+                    )
                 if n + sp.before + sp.after < 1:
                     raise self.reject(
                         f"negative padding {(sp.before, sp.after)} leaves nothing of the {n} cells of axis {axis}",
@@ -402,6 +410,11 @@ class Torch(Dialect):
                 "pad with F.pad first (value=-inf for max pooling), then padding=0",
             )
         splits = self.pad_splits_from_pairs(r, allow_negative=False)
+        if kind == "avg" and r.divisor is not None and r.ndim == 1:
+            raise self.reject(
+                "avg_pool1d has no divisor_override", "F.avg_pool1d / AvgPool1d take no divisor_override",
+                "drop divisor, or use a 2-D pool with a size-1 axis",
+            )
         if kind == "avg" and any(d != 1 for d in r.dilation):
             raise self.reject("avg_pool has no dilation", "AvgPool*d takes no dilation", "use dilation=1")
         for axis, (sp, k) in enumerate(zip(splits, r.kernel)):

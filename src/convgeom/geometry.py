@@ -10,6 +10,7 @@ unread input and the receptive-field step of the layer.
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Optional, Union
@@ -388,10 +389,18 @@ class AdaptivePoolGeometry:
 
 
 def _adaptive(op: str, input: IntOrTuple, output_size: Union[int, Sequence[Optional[int]]]) -> AdaptivePoolGeometry:
+    if output_size is None:
+        raise GeometryError(f"{op} needs an output size", fix="pass output_size as an int or one per axis")
     if isinstance(output_size, (tuple, list)):
         ndim = ndim_of(input=input, output_size=output_size)
         sizes_in = per_axis("input", input, ndim)
-        sizes_out = tuple(n if o is None else o for n, o in zip(sizes_in, output_size))
+        if ndim == 1 and None in output_size:
+            raise GeometryError(
+                f"{op} 1-D output_size must be an int",
+                f"PyTorch {op}1d: argument 'output_size' must be tuple of ints",
+                "give the output size (None keeps an axis only for 2-D/3-D pools)",
+            )
+        sizes_out = tuple(n if o is None else per_axis("output_size", o, 1)[0] for n, o in zip(sizes_in, output_size))
     else:
         ndim = ndim_of(input=input)
         sizes_in = per_axis("input", input, ndim)
@@ -431,14 +440,23 @@ class ResizeGeometry:
     output: tuple[int, ...]
     mode: str
     scale: tuple[float, ...]
+    #: the scale factors as the user gave them (None when ``size`` was given)
+    scale_given: Optional[tuple[float, ...]] = None
 
     def source_indices(self, axis: int = 0) -> tuple[int, ...]:
-        """``nearest``: ``floor(y*n/o)``; ``nearest-exact``: ``floor((y+0.5)*n/o)``
-        (PyTorch ``UpSample.h nearest_idx`` / ``nearest_exact_idx``; scale taken as n/o)."""
+        """``nearest``: ``min(floor(y * q), n-1)``; ``nearest-exact``: ``floor((y + 0.5) * q)``,
+        with ``q = 1/scale_factor`` when a scale was given, else ``n/o``, in float32 as PyTorch
+        computes it (``aten/src/ATen/native/UpSample.h`` ``compute_scales_value``,
+        ``nearest_idx``, ``nearest_neighbor_exact_compute_source_index``)."""
         n, o = self.input[axis], self.output[axis]
+        given = self.scale_given[axis] if self.scale_given else None
+        q = _f32(1.0 / given) if given else _f32(_f32(n) / o)
         if self.mode == "nearest-exact":
-            return tuple(min(n - 1, math.floor((y + 0.5) * n / o)) for y in range(o))
-        return tuple(min(n - 1, (y * n) // o) for y in range(o))
+            return tuple(min(n - 1, math.floor(_f32(_f32(y + 0.5) * q))) for y in range(o))
+        if len(self.input) == 2 and o in (n, 2 * n):
+            # the 2-D CPU kernel goes through nearest_idx, which special-cases scale 1 and 2
+            return tuple(range(o)) if o == n else tuple(y >> 1 for y in range(o))
+        return tuple(min(n - 1, math.floor(_f32(_f32(y) * q))) for y in range(o))
 
     @property
     def rf_steps(self) -> tuple[RFStep, ...]:
@@ -481,4 +499,9 @@ def interpolate(
                 "PyTorch F.interpolate: Input and output sizes should be greater than 0",
                 "use a larger scale_factor or size",
             )
-    return ResizeGeometry(sizes_in, sizes_out, mode, scales)
+    return ResizeGeometry(sizes_in, sizes_out, mode, scales, None if size is not None else scales)
+
+
+def _f32(value: float) -> float:
+    """Round to IEEE float32, as PyTorch's CPU kernels compute resize indices."""
+    return float(struct.unpack("f", struct.pack("f", value))[0])

@@ -80,7 +80,7 @@ def explicit_split(before: int, after: int, label: str = "explicit") -> PadSplit
 def check_padding_mode(mode: str, n: int, before: int, after: int, axis: int) -> None:
     """Limits of PyTorch's ``F.pad`` modes (``aten/src/ATen/native/PadNd.cpp``,
     ``ReflectionPad.cpp``): reflect needs each side ``< n``; circular ``<= n``; replicate and
-    zeros have no upper limit."""
+    zeros have no upper limit. Negative pads crop first; circular wraps only from the cells kept."""
     if mode == "reflect":
         for side, pad in (("before", before), ("after", after)):
             if pad >= n:
@@ -90,10 +90,12 @@ def check_padding_mode(mode: str, n: int, before: int, after: int, axis: int) ->
                     f"use padding <= {n - 1} on that axis, or padding_mode='replicate'",
                 )
     elif mode == "circular":
+        # a negative side crops first; the wrap then copies from what is left
+        kept = n + min(before, 0) + min(after, 0)
         for side, pad in (("before", before), ("after", after)):
-            if pad > n:
+            if pad > kept:
                 raise GeometryError(
-                    f"circular padding {pad} ({side}) on axis {axis} exceeds the input size {n}",
+                    f"circular padding {pad} ({side}) on axis {axis} exceeds the {kept} cells it wraps from",
                     "PyTorch F.pad circular: padding value causes wrapping around more than once",
-                    f"use padding <= {n} on that axis, or padding_mode='replicate'",
+                    f"use padding <= {kept} on that axis, or padding_mode='replicate'",
                 )

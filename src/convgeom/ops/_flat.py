@@ -20,7 +20,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from ._common import Array
 
@@ -156,7 +155,6 @@ def scatter_phases(
     cells = layout.cells
     out = np.zeros((layout.phase_count, channels, batch * cells), dtype=x.dtype)
     pitch = layout.pitch
-    item = out.itemsize
     for residues in itertools.product(*layout.residues):
         src: list[slice] = [slice(None), slice(None)]
         shape: list[int] = [channels, batch]
@@ -172,23 +170,10 @@ def scatter_phases(
             first += u_lo * pch
         if min(shape) == 0:
             continue
-        base = out[layout.phase_index(tuple(residues))].reshape(-1)[first:]
-        dst = as_strided(base, tuple(shape), (batch * cells * item, cells * item) + tuple(p * item for p in pitch))
+        dst = strided(out.reshape(-1), layout.phase_index(tuple(residues)) * channels * batch * cells + first,
+                      tuple(shape), (batch * cells, cells) + pitch)
         np.copyto(dst, np.swapaxes(x[tuple(src)], 0, 1))
     return out
-
-
-def gather_outputs(flat: Array, layout: FlatLayout, batch: int, sizes: tuple[int, ...]) -> Array:
-    """Read outputs ``(N, C, *sizes)`` from a flat grid ``(C, N*cells)`` (a strided view)."""
-    channels = flat.shape[0]
-    item = flat.itemsize
-    cells = layout.cells
-    view = as_strided(
-        flat,
-        (channels, batch) + sizes,
-        (flat.strides[0], cells * item) + tuple(p * item for p in layout.pitch),
-    )
-    return np.swapaxes(view, 0, 1)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from typing import Any, Optional
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from .. import geometry as _geometry
 from ..errors import GeometryError
@@ -253,7 +252,6 @@ def _depthwise_taps(
     one output channel at a time over the whole flat row (``prod(k)`` multiply-adds; no buffer)."""
     c_out = w.shape[0]
     mult = c_out // groups
-    total = phases.shape[-1]
     valid = (batch - 1) * layout.cells + layout.span(outputs)
     kshape = w.shape[2:]
     w2 = w.reshape(c_out, -1)
@@ -364,7 +362,7 @@ def conv_transpose_with_geometry(
     item = x.itemsize
     # the input on the flat grid: x[n, c, i] at n*cells + sum i_a * pitch_a
     xin = np.zeros((c_in, total), dtype=x.dtype)
-    dst = as_strided(xin, (c_in, batch) + sizes, (total * item, cells * item) + tuple(p * item for p in layout.pitch))
+    dst = strided(xin.reshape(-1), 0, (c_in, batch) + sizes, (total, cells) + layout.pitch)
     np.copyto(dst, np.swapaxes(x, 0, 1))
     valid = (batch - 1) * cells + layout.span(sizes)
     ktaps = math.prod(kernel)
@@ -391,7 +389,8 @@ def conv_transpose_with_geometry(
                 target = out4[grp.phase, :, :, offset:offset + size]
                 np.add(target, block[(slice(None), slice(None)) + t], out=target)
             row += out_per * grp.size
-    return _gather_crop(outph, layout, batch, c_out, stride, tuple(a.pad_before - low for a, low in zip(geo.axes, lo)), outputs)
+    first = tuple(a.pad_before - low for a, low in zip(geo.axes, lo))
+    return _gather_crop(outph, layout, batch, c_out, stride, first, outputs)
 
 
 def _gather_crop(
@@ -406,7 +405,6 @@ def _gather_crop(
     """Output cell ``t`` of each axis is extended cell ``first + t`` = phase ``(first+t) % s``,
     grid cell ``(first+t) // s``; one strided copy per phase."""
     out = np.empty((batch, c_out) + outputs, dtype=outph.dtype)
-    item = outph.itemsize
     cells = layout.cells
     pitch = layout.pitch
     for residues in itertools.product(*(range(s) for s in stride)):
@@ -415,8 +413,8 @@ def _gather_crop(
         if min(counts) == 0:
             continue
         u0 = tuple((f + t) // s for f, t, s in zip(first, t0, stride))
-        base = outph[layout.phase_index(tuple(residues))].reshape(-1)[sum(u * p for u, p in zip(u0, pitch)):]
-        src = as_strided(base, (c_out, batch) + counts, (batch * cells * item, cells * item) + tuple(p * item for p in pitch))
+        offset = layout.phase_index(tuple(residues)) * c_out * batch * cells + sum(u * p for u, p in zip(u0, pitch))
+        src = strided(outph.reshape(-1), offset, (c_out, batch) + counts, (batch * cells, cells) + pitch)
         dst = out[(slice(None), slice(None)) + tuple(slice(t, None, s) for t, s in zip(t0, stride))]
         np.copyto(dst, np.swapaxes(src, 0, 1))
     return out

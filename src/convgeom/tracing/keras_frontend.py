@@ -545,6 +545,17 @@ def _h_pool(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[
     else:
         g = tr.engine(x, spatial, lambda: geo.avg_pool(sp, pool, strides, padding, framework="tensorflow"))
         kind = "avg_pool"
+        uneven = [i for i, ax in enumerate(g.axes) if ax.pad_before != ax.pad_after]
+        if padding == "same" and uneven and str(tr.keras.backend.backend()) == "torch":
+            labels = axis_labels(nd)
+            pads = ", ".join(f"{labels[i]}: ({g.axes[i].pad_before}, {g.axes[i].pad_after})" for i in uneven)
+            tr.builder.add_finding(Finding(
+                "keras-backend-differs", "warning", tr.current,
+                f"AveragePooling 'same' pads unevenly here ({pads}); Keras's torch backend then pads with "
+                "mode='replicate' and averages the replicated border cells, so edge outputs differ from the "
+                "TensorFlow and JAX backends, which exclude the padding (same output size and windows)",
+                "use padding='valid' (with explicit cropping/padding), or an input size for which the 'same' "
+                "padding total ((out-1)*stride + pool - n) is even on every axis"))
     out = list(x.shape)
     for d, o in zip(spatial, g.output):
         out[d] = o

@@ -372,7 +372,6 @@ class _Tracer(TorchFunctionMode):
 
     def record_generic(self, func: Any, name: str, inplace: bool, args: Sequence[Any], kwargs: dict[str, Any],
                        acts: list[tuple[Tensor, int]], outs: list[Tensor]) -> None:
-        b = self.builder
         main_obj, main_tid = acts[0]
         kind, rule = _RULES.get(name, ("unknown", None))
         macs = 0
