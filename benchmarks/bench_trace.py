@@ -35,9 +35,12 @@ def _rss_kb() -> int:
     return 0
 
 
-def worker(tool: str, px: int, reps: int) -> dict[str, object]:
+def worker(tool: str, px: int, reps: int, threads: int) -> dict[str, object]:
     import torch
     from efficientnet_pytorch import EfficientNet
+
+    if threads > 0:
+        torch.set_num_threads(threads)
 
     torch.manual_seed(0)
     model = EfficientNet.from_name("efficientnet-b0").eval()
@@ -66,27 +69,30 @@ def worker(tool: str, px: int, reps: int) -> dict[str, object]:
 
         t = ct.trace(model, (1, 3, px, px))
         extra = {"peak_activation_bytes": t.peak_activation_bytes, "macs": t.macs, "params": t.params}
-    return {"tool": tool, "px": px, "times": times, "peak_added_mb": max(0, peak - base) / 1024, **extra}
+    return {"tool": tool, "px": px, "threads": torch.get_num_threads(), "times": times,
+            "peak_added_mb": max(0, peak - base) / 1024, **extra}
 
 
-def run(tool: str, px: int, reps: int) -> dict[str, object]:
-    out = subprocess.run([sys.executable, __file__, "--worker", tool, str(px), str(reps)], check=True,
+def run(tool: str, px: int, reps: int, threads: int) -> dict[str, object]:
+    out = subprocess.run([sys.executable, __file__, "--worker", tool, str(px), str(reps), str(threads)], check=True,
                          capture_output=True, text=True)
     result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
 
 def table(results: list[dict[str, object]]) -> str:
-    by = {(r["tool"], r["px"]): r for r in results}
+    by = {(r["tool"], r["px"], r["threads"]): r for r in results}
     lines = [
-        "| input | torchinfo.summary median (min) | torchinfo peak RSS added | convgeom.trace median (min) | "
+        "| input | torch threads | torchinfo.summary median (min) | torchinfo peak RSS added | convgeom.trace median (min) | "
         "convgeom peak RSS added | speed-up (median) | activations a forward pass holds at peak |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for px in sorted({int(r["px"]) for r in results}):  # type: ignore[call-overload]
-        ti = by.get(("torchinfo", px))
-        cg = by.get(("convgeom", px))
-        assert cg is not None
+    keys = sorted({(int(r["threads"]), int(r["px"])) for r in results}, reverse=True)  # type: ignore[call-overload]
+    for threads, px in sorted(keys, key=lambda k: (-k[0], k[1])):
+        ti = by.get(("torchinfo", px, threads))
+        cg = by.get(("convgeom", px, threads))
+        if cg is None:
+            continue
 
         def fmt(r: dict[str, object] | None) -> tuple[str, str, float]:
             if r is None:
@@ -100,7 +106,7 @@ def table(results: list[dict[str, object]]) -> str:
         cg_t, cg_m, cg_med = fmt(cg)
         speed = f"{ti_med / cg_med:.0f}x" if ti is not None else "--"
         peak = int(cg.get("peak_activation_bytes", 0))  # type: ignore[call-overload]
-        lines.append(f"| {px}x{px} | {ti_t} | {ti_m} | {cg_t} | {cg_m} | {speed} | {peak / 1e6:,.0f} MB |")
+        lines.append(f"| {px}x{px} | {threads} | {ti_t} | {ti_m} | {cg_t} | {cg_m} | {speed} | {peak / 1e6:,.0f} MB |")
     return "\n".join(lines)
 
 
@@ -118,7 +124,8 @@ def write_section(body: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--worker", nargs=3, metavar=("TOOL", "PX", "REPS"))
+    parser.add_argument("--worker", nargs=4, metavar=("TOOL", "PX", "REPS", "THREADS"))
+    parser.add_argument("--threads", default="0,1", help="torch intra-op threads per variant (0: torch's default)")
     parser.add_argument("--sizes", default="224,512,1024")
     parser.add_argument("--big", default="4096", help="convgeom-only sizes")
     parser.add_argument("--reps", type=int, default=5)
@@ -126,16 +133,17 @@ def main() -> None:
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     if args.worker:
-        tool, px, reps = args.worker
-        print(json.dumps(worker(tool, int(px), int(reps))))
+        tool, px, reps, threads = args.worker
+        print(json.dumps(worker(tool, int(px), int(reps), int(threads))))
         return
     load_before = os.getloadavg()[0]
     results = []
-    for px in [int(s) for s in args.sizes.split(",")]:
-        results.append(run("torchinfo", px, args.torchinfo_reps))
-        results.append(run("convgeom", px, args.reps))
-    for px in [int(s) for s in args.big.split(",") if s]:
-        results.append(run("convgeom", px, args.reps))
+    for threads in [int(t) for t in args.threads.split(",")]:
+        for px in [int(s) for s in args.sizes.split(",")]:
+            results.append(run("torchinfo", px, args.torchinfo_reps, threads))
+            results.append(run("convgeom", px, args.reps, threads))
+        for px in [int(s) for s in args.big.split(",") if s]:
+            results.append(run("convgeom", px, args.reps, threads))
     load_after = os.getloadavg()[0]
     import torch
 
@@ -148,7 +156,9 @@ def main() -> None:
         "included). One subprocess per row and tool; one warm-up call at 64 px, then timed calls "
         f"(torchinfo {args.torchinfo_reps}, convgeom {args.reps}). Peak RSS added = `ru_maxrss` after the calls "
         "minus the resident size before them. The last column is convgeom's peak-activation estimate from tensor "
-        "lifetimes: what a real forward pass must hold at once (torchinfo is not run at 4096 px).",
+        "lifetimes: what a real forward pass must hold at once (torchinfo is not run at 4096 px). Each size runs "
+        "with torch's default intra-op threads and with one thread (`torch.set_num_threads(1)`): on a busy "
+        "machine the multi-threaded forward pass suffers from oversubscription, the one-thread rows do not.",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}, torch {torch.__version__} (CPU); 1-minute load average "

@@ -351,8 +351,14 @@ def infer_result(cfg, ys, datas):
             return ref_conv(data.x64, data.w64, s, d, p, o)
     elif op == "conv_transpose":
         L = [(n[a] - 1) * s[a] + e[a] for a in range(rank)]
-        pb, matches, flip = None, [], False
-        for flip in (False, True):
+        # The kernel orientation is a property of the framework: TF (gradient of conv) and
+        # ONNX ConvTranspose scatter x[i]*w[j] to i*s + j*d; jax.lax.conv_transpose with
+        # transpose_kernel=False correlates the dilated input with w, i.e. the flipped kernel.
+        # Only the framework's own orientation is tried first: with few contributing taps
+        # both orientations can match at different offsets.
+        pref = bool(cfg.get("_flip", False))
+        pb, matches, flip = None, [], pref
+        for flip in (pref, not pref):
             def mk(data, fl=flip):
                 return lambda: [{p: ref_conv_transpose(data.ax[a], data.aw[a], [s[a]], [d[a]],
                                                        [p], [o[a]], fl)
@@ -360,8 +366,8 @@ def infer_result(cfg, ys, datas):
             pb, matches = _infer_multi(ys, [mk(dt) for dt in datas], rank)
             if matches:
                 break
-        if matches and flip:
-            extra["kernel_flipped"] = True
+        if matches and flip != pref:
+            extra["unexpected_kernel_orientation"] = True
 
         def verify(p, data, fl=flip):
             return ref_conv_transpose(data.x64, data.w64, s, d, p, o, fl)
@@ -750,7 +756,8 @@ class Worker:
         self.errlog, self.spare, self._errpos = None, None, 0
 
     def _spawn(self):
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+        # PYTHONHASHSEED: error messages print Python sets (Keras: "one of {'same', 'valid'}")
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONHASHSEED="0")
         if self.spec.startswith("tensorflow"):
             env.update(KERAS_BACKEND="tensorflow",
                        TF_ENABLE_ONEDNN_OPTS=self.spec.partition(":")[2] or "1")
@@ -954,6 +961,7 @@ def gen_jax_cfgs(rng):
                 pad = {"raw": [[int(rng.integers(-2, ee + 2)), int(rng.integers(-2, ee + 2))]
                                for ee in e]}
             cfg = base_cfg(op, n, k, s, d, pad)
+            cfg["_flip"] = True
         else:
             if pr < 0.2:
                 pad = "valid"
@@ -1280,8 +1288,9 @@ NOTES = {
         "PyTorch-style padding. pad_before is still the crop at the start of the full "
         "transposed output.",
         "jax.lax.conv_transpose uses transpose_kernel=False, i.e. it correlates the dilated "
-        "input with the un-flipped kernel; records where the values matched the flipped "
-        "kernel carry result.kernel_flipped=true (the geometry is unaffected).",
+        "input with the un-flipped kernel, which is the PyTorch/ONNX transposed conv with a "
+        "flipped kernel; pad_before is inferred with that orientation (a record would carry "
+        "result.unexpected_kernel_orientation=true if only the other one matched).",
         "avg_pool = reduce_window(lax.add, init 0.0): the output is the window SUM "
         "(divisor 'sum'); count_include_pad is null. No ceil mode in JAX.",
         "Configs run in a crash-isolated worker process; 'Crash: process killed by signal "

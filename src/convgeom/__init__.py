@@ -38,6 +38,14 @@ _EXPORTS: dict[str, str] = {
     "padding_for_output": "convgeom.solve",
     "search": "convgeom.solve",
     "inverse_transpose": "convgeom.solve",
+    "trace": "convgeom.tracing",
+    "valid_input_sizes": "convgeom.tracing",
+    "Trace": "convgeom.tracing",
+    "LayerRecord": "convgeom.tracing",
+    "Finding": "convgeom.tracing",
+    "TensorRF": "convgeom.tracing",
+    "ValidSizes": "convgeom.tracing",
+    "ImpossibleInput": "convgeom.tracing",
 }
 
 #: subpackages with heavy dependencies, loaded on attribute access
@@ -65,6 +73,16 @@ if TYPE_CHECKING:
     from .params import RawPads
     from .receptive_field import ReceptiveField, RFStep
     from .solve import inverse_transpose, padding_for_output, same_padding, same_profile, search
+    from .tracing import (
+        Finding,
+        ImpossibleInput,
+        LayerRecord,
+        TensorRF,
+        Trace,
+        ValidSizes,
+        trace,
+        valid_input_sizes,
+    )
 
 
 def __getattr__(name: str) -> Any:

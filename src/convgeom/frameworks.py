@@ -105,8 +105,13 @@ class Dialect:
     max_ndim: int | None = None
 
     # ----- shared checks ------------------------------------------------------------------
-    def reject(self, problem: str, rule: str, fix: str) -> GeometryError:
-        return GeometryError(problem, f"{self.label}: {rule}" if rule else self.label, fix)
+    def reject(self, problem: str, rule: str, fix: str, axis: int | None = None) -> GeometryError:
+        if axis is None and " on axis " in problem:
+            # every per-axis message names its axis as "on axis N"
+            tail = problem.rsplit(" on axis ", 1)[1]
+            digits = tail[: len(tail) - len(tail.lstrip("0123456789"))]
+            axis = int(digits) if digits else None
+        return GeometryError(problem, f"{self.label}: {rule}" if rule else self.label, fix, axis=axis)
 
     def check_common(self, r: Request) -> None:
         what = {"conv": "convolution", "conv_transpose": "transposed convolution"}.get(r.op, r.op)

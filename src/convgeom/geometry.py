@@ -460,9 +460,13 @@ class ResizeGeometry:
 
     @property
     def rf_steps(self) -> tuple[RFStep, ...]:
-        """Nearest resizing is treated as a step of kernel 1 and stride n/o (fractional)."""
+        """Nearest resizing is treated as a step of kernel 1 and stride ``1/scale_factor`` (or
+        ``n/o`` for a given size), fractional."""
         from fractions import Fraction
 
+        if self.scale_given:
+            # PyTorch indexes with 1/scale_factor when one was given (see source_indices)
+            return tuple(RFStep(Fraction(1), 1 / Fraction(str(f)), Fraction(0)) for f in self.scale_given)
         return tuple(RFStep(Fraction(1), Fraction(n, o), Fraction(0)) for n, o in zip(self.input, self.output))
 
 

@@ -15,12 +15,14 @@ Taps ``j = j0 + t*m`` with ``m = s / gcd(s, d)`` share one phase and are spaced
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import _parallel
 from ._common import Array
 
 
@@ -66,13 +68,14 @@ class TapGroup:
 
 @dataclass(frozen=True)
 class FlatLayout:
-    """Phase grid of ``grid`` cells per axis, ``phases`` residues per axis (compact)."""
+    """Phase grid of ``grid`` cells per axis; ``residues`` are the phases kept per axis (phase
+    index = mixed radix over them); ``groups`` the tap groups."""
 
     grid: tuple[int, ...]
     residues: tuple[tuple[int, ...], ...]
     groups: tuple[TapGroup, ...]
 
-    @property
+    @functools.cached_property
     def pitch(self) -> tuple[int, ...]:
         """Flat distance between neighbouring cells of each axis (row-major)."""
         out = []
@@ -172,7 +175,7 @@ def scatter_phases(
             continue
         dst = strided(out.reshape(-1), layout.phase_index(tuple(residues)) * channels * batch * cells + first,
                       tuple(shape), (batch * cells, cells) + pitch)
-        np.copyto(dst, np.swapaxes(x[tuple(src)], 0, 1))
+        _parallel.copy(dst, np.swapaxes(x[tuple(src)], 0, 1))
     return out
 
 

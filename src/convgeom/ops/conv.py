@@ -41,6 +41,8 @@ from .padding import pad_channels_first
 # Preferred size of one chunk's buffer: large enough for efficient matrix products, small
 # enough to stay near the caches. Tuned with benchmarks/bench_ops.py.
 _PREFERRED_COLS_BYTES = 1 * 2**20
+# ... and when BLAS runs its own threads on every product: fewer, larger products.
+_PREFERRED_BLAS_THREADS_BYTES = 16 * 2**20
 # Per-group products below this many multiply-adds run one group per worker thread.
 _SMALL_PRODUCT = 2_000_000
 # One input channel per group and at most this many outputs per group: multiply-add taps.
@@ -184,7 +186,16 @@ def _pointwise(x: Array, w: Array, stride: tuple[int, ...], outputs: tuple[int, 
         x = x[(slice(None), slice(None)) + tuple(slice(0, (o - 1) * s + 1, s) for o, s in zip(outputs, stride))]
     xs = np.ascontiguousarray(x).reshape(batch, groups, channels // groups, -1)
     wm = w.reshape(groups, w.shape[0] // groups, w.shape[1])
-    out: Array = np.matmul(wm, xs)
+    out = np.empty((batch, groups, w.shape[0] // groups, xs.shape[-1]), dtype=x.dtype)
+
+    def task(lo: int, hi: int) -> None:
+        np.matmul(wm, xs[lo:hi], out=out[lo:hi])
+
+    with _parallel.single_threaded_blas() as own_threads:
+        if own_threads:
+            _parallel.run_split(task, batch, pieces=batch)
+        else:
+            task(0, batch)
     return out.reshape((batch, w.shape[0]) + outputs)
 
 
@@ -211,37 +222,48 @@ def _gemm_flat(
     )
     result = np.empty((batch, c_out) + outputs, dtype=phases.dtype)
     valid = (batch - 1) * layout.cells + layout.span(outputs)
-    max_columns = chunk_length(groups * k_rows * item, valid, max_buffer_bytes, _PREFERRED_COLS_BYTES)
-    chunks = plan_chunks(layout, batch, outputs, max_columns)
-    longest = max(c.length for c in chunks)
-    buffer = np.empty(groups * k_rows * longest, dtype=phases.dtype)
-    scratch_buffer = np.empty(c_out * longest, dtype=phases.dtype)
     flat_phases = phases.reshape(-1)
-    # per tap group: where its rows start in the buffer, and its item strides in both arrays
+    # per tap group: its first element in the phases, its first buffer row, its tap grid
     plans = []
     row = 0
     for grp in layout.groups:
         inner = tuple(math.prod(grp.counts[a + 1:]) for a in range(len(grp.counts)))
         plans.append((grp.phase * phases.shape[1] * total + grp.offset, row, grp.counts, grp.steps, grp.size, inner))
         row += c_per * grp.size
-    split_groups = groups >= 2 and out_per * k_rows * longest < _SMALL_PRODUCT
-    for chunk in chunks:
-        start, size = chunk.start, chunk.length
-        cols_flat = buffer[: groups * k_rows * size]
-        for base, first_row, counts, steps, tap_count, inner in plans:
-            shape = (groups, c_per) + counts + (size,)
-            src = strided(flat_phases, base + start, shape, (c_per * total, total) + steps + (1,))
-            dst = strided(cols_flat, first_row * size, shape,
-                          (k_rows * size, tap_count * size) + tuple(i * size for i in inner) + (1,))
-            _parallel.copy(dst, src)
-        cols = cols_flat.reshape(groups, k_rows, size)
-        scratch = scratch_buffer[: c_out * size].reshape(groups, out_per, size)
-        if split_groups:
-            _parallel.run_split(_grouped_product(wm, cols, scratch), groups)
-        else:
-            np.matmul(wm, cols, out=scratch)
-        src2, dst2 = chunk_views(scratch.reshape(c_out, size), result, layout, chunk)
-        _parallel.copy(dst2, src2)
+    with _parallel.single_threaded_blas() as own_threads:
+        preferred = _PREFERRED_COLS_BYTES if own_threads or _parallel.blas_threads() == 1 else _PREFERRED_BLAS_THREADS_BYTES
+        max_columns = chunk_length(groups * k_rows * item, valid, max_buffer_bytes, preferred)
+        chunks = plan_chunks(layout, batch, outputs, max_columns)
+        longest = max(c.length for c in chunks)
+        copy: Callable[[Array, Array], None] = np.copyto if own_threads else _parallel.copy
+        split_groups = not own_threads and groups >= 2 and out_per * k_rows * longest < _SMALL_PRODUCT
+
+        def make_worker() -> Callable[[int], None]:
+            buffer = np.empty(groups * k_rows * longest, dtype=phases.dtype)
+            scratch_buffer = np.empty(c_out * longest, dtype=phases.dtype)
+
+            def work(index: int) -> None:
+                chunk = chunks[index]
+                start, size = chunk.start, chunk.length
+                cols_flat = buffer[: groups * k_rows * size]
+                for base, first_row, counts, steps, tap_count, inner in plans:
+                    shape = (groups, c_per) + counts + (size,)
+                    src = strided(flat_phases, base + start, shape, (c_per * total, total) + steps + (1,))
+                    dst = strided(cols_flat, first_row * size, shape,
+                                  (k_rows * size, tap_count * size) + tuple(i * size for i in inner) + (1,))
+                    copy(dst, src)
+                cols = cols_flat.reshape(groups, k_rows, size)
+                scratch = scratch_buffer[: c_out * size].reshape(groups, out_per, size)
+                if split_groups:
+                    _parallel.run_split(_grouped_product(wm, cols, scratch), groups)
+                else:
+                    np.matmul(wm, cols, out=scratch)
+                out_src, out_dst = chunk_views(scratch.reshape(c_out, size), result, layout, chunk)
+                copy(out_dst, out_src)
+
+            return work
+
+        _parallel.run_workers(len(chunks), make_worker, threads=None if own_threads else 1)
     return result
 
 
@@ -375,7 +397,8 @@ def conv_transpose_with_geometry(
     outph = np.zeros((layout.phase_count, c_out, total), dtype=x.dtype)
     out4 = outph.reshape(layout.phase_count, groups, out_per, total)
     xin3 = xin.reshape(groups, in_per, total)
-    length = chunk_length(groups * out_per * ktaps * item, valid, max_buffer_bytes, _PREFERRED_COLS_BYTES)
+    preferred = _PREFERRED_COLS_BYTES if _parallel.blas_threads() == 1 else _PREFERRED_BLAS_THREADS_BYTES
+    length = chunk_length(groups * out_per * ktaps * item, valid, max_buffer_bytes, preferred)
     buffer = np.empty(groups * out_per * ktaps * length, dtype=x.dtype)
     for start in range(0, valid, length):
         size = min(length, valid - start)

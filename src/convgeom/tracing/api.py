@@ -28,8 +28,6 @@ class Frontend:
     load: Optional[Callable[[str], Any]] = None
 
 
-Tracer = Frontend
-
 _SEARCH_LIMIT = 64
 _UNKNOWN_AXIS_LIMIT = 16
 
@@ -138,7 +136,7 @@ def trace(model: Any, input_shape: ShapeArg = None, framework: Optional[str] = N
 Probe = Callable[[list[Shape]], Trace]
 
 
-def _probe(tracer: Tracer, model: Any, shapes: list[Shape], dtype: Optional[str]) -> Probe:
+def _probe(tracer: Frontend, model: Any, shapes: list[Shape], dtype: Optional[str]) -> Probe:
     cache: dict[tuple[Shape, ...], Union[Trace, TraceFailure]] = {}
 
     def run(new_shapes: list[Shape]) -> Trace:
@@ -256,7 +254,7 @@ def nearest_working(probe: Probe, shapes: list[Shape], spatial_dims: Sequence[in
     return working
 
 
-def impossible(failure: TraceFailure, tracer: Tracer, model: Any, shapes: list[Shape],
+def impossible(failure: TraceFailure, tracer: Frontend, model: Any, shapes: list[Shape],
                dtype: Optional[str]) -> ImpossibleInput:
     """The exception for an input the real model cannot take, with the nearest ones it can."""
     probe = _probe(tracer, model, shapes, dtype)

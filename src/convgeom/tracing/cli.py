@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             out.write(f"valid sizes ({len(result.valid)} of {len(result.tried)}): {_ranges(result.valid)}\n")
             out.write(f"output size == input size: {_ranges(result.same_size)}\n")
-            if result.period:
+            if result.period and result.period > 1:
                 out.write(f"valid sizes repeat every {result.period}\n")
         return 0
     t = trace(model, shapes if len(shapes) > 1 else (shapes[0] if shapes else None), fw, dtype=args.dtype,

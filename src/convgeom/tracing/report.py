@@ -83,8 +83,14 @@ def rows(trace: Trace, depth: Optional[int] = None) -> list[Row]:
     types = {m.name: m.type for m in trace.modules}
     groups: list[tuple[str, list[LayerRecord]]] = []
     for rec in trace.layers:
+        if rec.depth <= depth:
+            if groups and groups[-1][0] == rec.name and all(m.depth > depth for m in groups[-1][1]):
+                groups[-1][1].append(rec)  # a module's own op right after its folded children
+            else:
+                groups.append((rec.name, [rec]))
+            continue
         key = ".".join(rec.name.split(".")[:max(depth, 1)])
-        if groups and groups[-1][0] == key:
+        if groups and groups[-1][0] == key and any(m.depth > depth for m in groups[-1][1]):
             groups[-1][1].append(rec)
         else:
             groups.append((key, [rec]))

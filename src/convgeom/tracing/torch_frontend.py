@@ -835,7 +835,8 @@ def _table() -> dict[str, tuple[str, Rule]]:
     table["pixel_shuffle"] = ("pixel_shuffle", _rule_pixel)
     table["pixel_unshuffle"] = ("pixel_unshuffle", _rule_pixel)
     for n in ("unfold", "fold", "grid_sample", "affine_grid", "embedding", "one_hot", "multi_head_attention_forward"):
-        table[n] = (n if n in ("unfold", "fold", "embedding") else "unknown", _rule_whole)
+        table[n] = (n if n in ("unfold", "fold", "embedding") else "attention" if "attention" in n else "unknown",
+                     _rule_whole)
     table["grid_sample"] = ("unknown", _rule_whole)
     return table
 
@@ -1182,7 +1183,8 @@ def _h_norm(kind: str) -> Handler:
                                  shapes=[shape])
             context = use_stats
         elif kind == "layer_norm":
-            ns = tuple(int(s) for s in (_arg(args, kwargs, 1, "normalized_shape") or ()))
+            raw = _arg(args, kwargs, 1, "normalized_shape") or ()
+            ns = (int(raw),) if isinstance(raw, int) else tuple(int(v) for v in raw)
             tensors = [_arg(args, kwargs, 2, "weight"), _arg(args, kwargs, 3, "bias")]
             if shape[len(shape) - len(ns):] != ns:
                 raise tr.failure(fn, f"Given normalized_shape={list(ns)}, expected input with shape "
