@@ -309,17 +309,20 @@ class TookTooLong(Exception):
 @contextlib.contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
     """Fail instead of hanging when a junk parameter makes convgeom loop (main thread, POSIX)."""
+    state = {"done": False}
 
     def expire(signum: int, frame: Any) -> None:
-        raise TookTooLong(f"took more than {seconds}s")
+        if not state["done"]:
+            raise TookTooLong(f"took more than {seconds}s")
 
     old = signal.signal(signal.SIGALRM, expire)
     # repeat: an exception raised while the interpreter runs a finaliser (__del__, weakref
     # callback) is swallowed as "unraisable", and a one-shot alarm would then never fire again
-    signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.1)
     try:
         yield
     finally:
+        state["done"] = True
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
 

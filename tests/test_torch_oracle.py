@@ -440,7 +440,8 @@ def gen_conv_transpose_output_size(rng: random.Random) -> dict[str, Any]:
                 groups=g, in_ch=g, out_ch=g * rng.randint(1, 2))
 
 
-def _check_conv_transpose_output_size(cfg: dict[str, Any], chk: Checker, gen: torch.Generator) -> None:
+def _check_conv_transpose_output_size(cfg: dict[str, Any], chk: Checker, gen: torch.Generator,
+                                      values: bool = True) -> None:
     nd = cfg["nd"]
     x = randn(gen, 1, cfg["in_ch"], *cfg["n"])
     want = list(cfg["output_size"])
@@ -451,16 +452,25 @@ def _check_conv_transpose_output_size(cfg: dict[str, Any], chk: Checker, gen: to
     else:
         torch_size = cg_size = want
 
+    holder: dict[str, Any] = {}
+
     def call() -> Any:
         m = CONVT_MODULE[nd](cfg["in_ch"], cfg["out_ch"], cfg["k"], cfg["stride"], cfg["padding"], 0, cfg["groups"],
                              bias=False, dilation=cfg["dilation"], dtype=DT)
+        holder["m"] = m
         with torch.no_grad():
             return m(x, output_size=torch_size)
 
     t = run_torch(call)
     c = run_cg(lambda: convgeom.conv_transpose(input_form(cfg["n"]), cfg["k"], cfg["stride"], cfg["padding"],
                                                dilation=cfg["dilation"], output_size=cg_size, groups=cfg["groups"]))
-    chk.compare(cfg, t, c, lambda r: (1, cfg["out_ch"], *r.output))
+    if chk.compare(cfg, t, c, lambda r: (1, cfg["out_ch"], *r.output)) and values:
+        r, m = c.value, holder["m"]
+        with torch.no_grad():
+            full = CONVT[nd](x, m.weight, None, m.stride, 0, 0, m.groups, m.dilation)
+        VALUE_CHECKS[chk.op] += 1
+        if not close(t.value, F.pad(full, tuple(-v for v in r.torch_pad))):
+            chk.value_mismatch(cfg, f"full output cropped by {r.pad} differs from torch's output")
 
 
 def test_conv_transpose_output_size() -> None:
@@ -469,7 +479,7 @@ def test_conv_transpose_output_size() -> None:
     for i in range(TARGETS["conv_transpose_output_size"]):
         cfg = gen_conv_transpose_output_size(rng)
         cfg["i"] = i
-        _check_conv_transpose_output_size(cfg, chk, gen)
+        _check_conv_transpose_output_size(cfg, chk, gen, values=i % 3 == 0)
     chk.finish()
 
 
@@ -771,6 +781,67 @@ def test_interpolate_nearest() -> None:
         cfg["i"] = i
         _check_interpolate(cfg, chk)
     chk.finish()
+
+
+# ----------------------------------------------------------------------------------------
+# parameter forms: length-1 tuples, padding-string spelling, scalar types, int64 limits
+# (convgeom always gets the full spatial input as a tuple, as the tensor fixes it)
+# ----------------------------------------------------------------------------------------
+X1, X2, X3 = (torch.zeros(1, 1, 6, dtype=DT), torch.zeros(1, 1, 6, 6, dtype=DT), torch.zeros(1, 1, 6, 6, 6, dtype=DT))
+W1, W2, W3 = (torch.zeros(1, 1, 3, dtype=DT), torch.zeros(1, 1, 3, 3, dtype=DT), torch.zeros(1, 1, 3, 3, 3, dtype=DT))
+FORMS: list[tuple[str, Callable[[], Any], Callable[[], Any]]] = [
+    # PyTorch expands a length-1 list to every spatial dim (expand_param_if_needed / _pair of a 1-tuple)
+    ("conv2d stride=(2,)", lambda: F.conv2d(X2, W2, stride=(2,)), lambda: convgeom.conv((6, 6), (3, 3), (2,))),
+    ("conv2d padding=(1,)", lambda: F.conv2d(X2, W2, padding=(1,)), lambda: convgeom.conv((6, 6), (3, 3), 1, (1,))),
+    ("conv2d dilation=(2,)", lambda: F.conv2d(X2, W2, dilation=(2,)),
+     lambda: convgeom.conv((6, 6), (3, 3), 1, 0, (2,))),
+    ("conv3d padding=(1,)", lambda: F.conv3d(X3, W3, padding=(1,)), lambda: convgeom.conv((6, 6, 6), 3, 1, (1,))),
+    ("conv_transpose2d stride=(2,) output_padding=(1,)",
+     lambda: F.conv_transpose2d(X2, W2, stride=(2,), output_padding=(1,)),
+     lambda: convgeom.conv_transpose((6, 6), (3, 3), (2,), 0, (1,))),
+    ("max_pool2d kernel=(2,)", lambda: F.max_pool2d(X2, (2,)), lambda: convgeom.max_pool((6, 6), (2,))),
+    ("max_pool2d kernel=3 padding=(1,)", lambda: F.max_pool2d(X2, 3, 1, (1,)),
+     lambda: convgeom.max_pool((6, 6), 3, 1, (1,))),
+    ("max_pool3d stride=(1,)", lambda: F.max_pool3d(X3, 2, (1,)), lambda: convgeom.max_pool((6, 6, 6), 2, (1,))),
+    ("avg_pool2d kernel=(2,)", lambda: F.avg_pool2d(X2, (2,)), lambda: convgeom.avg_pool((6, 6), (2,))),
+    ("avg_pool3d kernel=(2,)", lambda: F.avg_pool3d(X3, (2,)), lambda: convgeom.avg_pool((6, 6, 6), (2,))),
+    ("max_pool1d stride=[] (default)", lambda: F.max_pool1d(X1, 2, []), lambda: convgeom.max_pool((6,), 2, [])),
+    ("avg_pool1d kernel=(2, 2)", lambda: F.avg_pool1d(X1, (2, 2)), lambda: convgeom.avg_pool((6,), (2, 2))),
+    ("unfold kernel=(2,)", lambda: F.unfold(X2, (2,)), lambda: convgeom.unfold((6, 6), (2,))),
+    # padding strings are case- and space-sensitive in PyTorch
+    ("conv1d padding='SAME'", lambda: F.conv1d(X1, W1, padding="SAME"), lambda: convgeom.conv((6,), 3, 1, "SAME")),
+    ("conv1d padding=' same'", lambda: F.conv1d(X1, W1, padding=" same"), lambda: convgeom.conv((6,), 3, 1, " same")),
+    ("conv1d padding='Valid'", lambda: F.conv1d(X1, W1, padding="Valid"), lambda: convgeom.conv((6,), 3, 1, "Valid")),
+    # scalar types
+    ("adaptive_avg_pool1d output_size=1.5", lambda: F.adaptive_avg_pool1d(X1, 1.5),  # type: ignore[arg-type]
+     lambda: convgeom.adaptive_avg_pool((6,), 1.5)),  # type: ignore[arg-type]
+    ("adaptive_max_pool2d output_size=2.0", lambda: F.adaptive_max_pool2d(X2, 2.0),  # type: ignore[arg-type]
+     lambda: convgeom.adaptive_max_pool((6, 6), 2.0)),  # type: ignore[arg-type]
+    ("adaptive_avg_pool2d output_size=True", lambda: F.adaptive_avg_pool2d(X2, True),
+     lambda: convgeom.adaptive_avg_pool((6, 6), True)),
+    ("adaptive_avg_pool2d output_size=(None, 3)", lambda: F.adaptive_avg_pool2d(X2, (None, 3)),
+     lambda: convgeom.adaptive_avg_pool((6, 6), (None, 3))),
+    ("interpolate size=2.0", lambda: F.interpolate(X1, size=2.0), lambda: convgeom.interpolate((6,), 2.0)),
+    ("interpolate scale_factor=2 (int)", lambda: F.interpolate(X1, scale_factor=2),
+     lambda: convgeom.interpolate((6,), scale_factor=2)),
+    ("interpolate 1-d scale_factor=(2.0, 2.0)", lambda: F.interpolate(X1, scale_factor=(2.0, 2.0)),
+     lambda: convgeom.interpolate((6,), scale_factor=(2.0, 2.0))),
+    ("interpolate 1-d size=(3, 4)", lambda: F.interpolate(X1, size=(3, 4)), lambda: convgeom.interpolate((6,), (3, 4))),
+    # sizes are int64 in PyTorch
+    ("interpolate scale_factor=1e300", lambda: F.interpolate(X1, scale_factor=1e300),
+     lambda: convgeom.interpolate((6,), scale_factor=1e300)),
+    ("interpolate scale_factor=inf", lambda: F.interpolate(X1, scale_factor=float("inf")),
+     lambda: convgeom.interpolate((6,), scale_factor=float("inf"))),
+]
+
+
+@pytest.mark.parametrize("name,torch_call,cg_call", FORMS, ids=[f[0] for f in FORMS])
+def test_parameter_forms(name: str, torch_call: Callable[[], Any], cg_call: Callable[[], Any]) -> None:
+    t, c = run_torch(torch_call), run_cg(cg_call)
+    assert c.value != "crash", f"{name}: convgeom raised a non-GeometryError: {c}"
+    assert t.ok == c.ok, f"{name}: torch {t}; convgeom {c}"
+    if t.ok:
+        assert t.shape is not None and tuple(t.shape[2:]) == tuple(c.value.output), f"{name}: torch {t}; convgeom {c.value.output}"
 
 
 # ----------------------------------------------------------------------------------------

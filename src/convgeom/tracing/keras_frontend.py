@@ -28,15 +28,16 @@ How it works
   kernel with padding='same' and output_padding=0) is traced with the geometry of the running
   backend, plus a ``keras-backend-differs`` warning.
 
-Keras is imported on first use only. With no ``KERAS_BACKEND`` set and TensorFlow not installed,
-the ``torch`` (else ``jax``) backend is selected before the import, as Keras's default
-(TensorFlow) would fail to import.
+Keras is imported on first use only. With no ``KERAS_BACKEND`` set and the configured backend
+(``~/.keras/keras.json``, default TensorFlow) not installed, the ``torch`` (else ``jax``) backend
+is selected before the import, which would otherwise fail.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import os
 import re
 import sys
@@ -69,8 +70,16 @@ _LAST_LAYOUT: dict[str, str] = {"data_format": "channels_last"}
 def _import_keras() -> Any:
     """``import keras`` (Keras 3), choosing an installed backend when none is configured."""
     if "keras" not in sys.modules and "KERAS_BACKEND" not in os.environ:
+        configured = "tensorflow"
         config = os.path.join(os.environ.get("KERAS_HOME", os.path.expanduser("~/.keras")), "keras.json")
-        if not os.path.exists(config) and importlib.util.find_spec("tensorflow") is None:
+        try:
+            with open(config, encoding="utf-8") as fh:
+                configured = str(json.load(fh).get("backend", configured))
+        except (OSError, ValueError, AttributeError):
+            pass
+        module = {"tensorflow": "tensorflow", "torch": "torch", "jax": "jax", "numpy": "numpy",
+                  "openvino": "openvino"}.get(configured, configured)
+        if importlib.util.find_spec(module) is None:
             for backend in ("torch", "jax"):
                 if importlib.util.find_spec(backend) is not None:
                     os.environ["KERAS_BACKEND"] = backend
