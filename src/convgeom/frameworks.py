@@ -238,6 +238,12 @@ class Torch(Dialect):
     def conv(self, r: Request) -> Plan:
         notes: list[str] = []
         p = r.padding
+        if p.kind == "string" and p.written != p.name and p.name in ("same", "valid"):
+            raise self.reject(
+                f"padding={p.written!r} is not spelled as PyTorch expects",
+                f"Invalid padding string {p.written!r}, should be one of {{'same', 'valid'}}",
+                f"write padding={p.name!r} (lowercase, no spaces)",
+            )
         if p.kind == "string":
             if p.name == "valid":
                 splits = [explicit_split(0, 0, "PyTorch 'valid'") for _ in r.input]

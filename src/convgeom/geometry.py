@@ -19,10 +19,11 @@ from . import arithmetic
 from .arithmetic import effective_kernel
 from .errors import GeometryError
 from .frameworks import Plan, Request, get_dialect
-from .params import IntOrTuple, Padding, PaddingArg, ndim_of, parse_padding, per_axis
+from .params import IntOrTuple, Padding, PaddingArg, as_int, ndim_of, parse_padding, per_axis
 from .receptive_field import RFStep
 
 OptionalIntOrTuple = Optional[IntOrTuple]
+INT64_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class AxisGeometry:
         if self.transposed or self.output <= 0:
             return 0
         last_tap = (self.output - 1) * self.stride - self.pad_before + self.effective_kernel - 1
-        return max(0, self.input - 1 - last_tap)
+        return min(self.input, max(0, self.input - 1 - last_tap))
 
     def unread(self) -> tuple[int, ...]:
         """Input positions no window reads (for a transposed conv: output positions nothing writes)."""
@@ -224,10 +225,14 @@ def _request(
     dilation: IntOrTuple,
     **extra: Any,
 ) -> Request:
+    if stride in ((), []) and op.endswith("pool"):
+        stride = None  # an empty stride list means "default" in PyTorch's pooling functions
     pad_tuple = padding if isinstance(padding, (tuple, list)) and not any(
         isinstance(p, (tuple, list)) for p in padding
     ) else None
     pairs = padding if isinstance(padding, (tuple, list)) and pad_tuple is None else None
+    if "groups" in extra:
+        extra["groups"] = as_int("groups", extra["groups"])
     output_padding = extra.pop("output_padding", None)
     output_size = extra.pop("output_size", None)
     ndim = ndim_of(
@@ -357,6 +362,13 @@ def unfold(
 ) -> LayerGeometry:
     """Sliding blocks of ``nn.Unfold`` (im2col): ``L = prod((n + 2p - e) // s + 1)``; unlike
     pooling there is no ``p <= k/2`` limit. ``result.output`` holds the blocks per axis."""
+    for name, value in (("kernel_size", kernel), ("stride", stride), ("padding", padding), ("dilation", dilation)):
+        if isinstance(value, (tuple, list)) and len(value) == 1:
+            raise GeometryError(
+                f"unfold {name} {tuple(value)} has one value for two spatial axes",
+                f"PyTorch nn.Unfold: It is expected {name} equals to 2",
+                f"give {name} as an int or two ints",
+            )
     r = _request("unfold", input, kernel, stride, padding, dilation)
     return _finish(r, framework)
 
@@ -369,8 +381,12 @@ class AdaptivePoolGeometry:
     op: str
     input: tuple[int, ...]
     output: tuple[int, ...]
-    windows: tuple[tuple[tuple[int, int], ...], ...]
     framework: str = "torch"
+
+    @property
+    def windows(self) -> tuple[tuple[tuple[int, int], ...], ...]:
+        """Per axis, ``(start, end)`` of every window (computed on demand: O(output))."""
+        return tuple(arithmetic.adaptive_windows(n, o) for n, o in zip(self.input, self.output))
 
     @property
     def uniform(self) -> tuple[Optional[tuple[int, int]], ...]:
@@ -400,11 +416,11 @@ def _adaptive(op: str, input: IntOrTuple, output_size: Union[int, Sequence[Optio
                 f"PyTorch {op}1d: argument 'output_size' must be tuple of ints",
                 "give the output size (None keeps an axis only for 2-D/3-D pools)",
             )
-        sizes_out = tuple(n if o is None else per_axis("output_size", o, 1)[0] for n, o in zip(sizes_in, output_size))
+        sizes_out = tuple(n if o is None else as_int("output_size", o) for n, o in zip(sizes_in, output_size))
     else:
         ndim = ndim_of(input=input)
         sizes_in = per_axis("input", input, ndim)
-        sizes_out = (int(output_size),) * ndim  # type: ignore[arg-type]
+        sizes_out = (as_int("output_size", output_size),) * ndim
     for axis, (n, o) in enumerate(zip(sizes_in, sizes_out)):
         if n < 1:
             raise GeometryError(
@@ -418,8 +434,7 @@ def _adaptive(op: str, input: IntOrTuple, output_size: Union[int, Sequence[Optio
                 f"PyTorch {op}: elements of output_size must be greater than or equal to 0",
                 "use a non-negative output size",
             )
-    windows = tuple(arithmetic.adaptive_windows(n, o) for n, o in zip(sizes_in, sizes_out))
-    return AdaptivePoolGeometry(op, sizes_in, sizes_out, windows)
+    return AdaptivePoolGeometry(op, sizes_in, sizes_out)
 
 
 def adaptive_avg_pool(input: IntOrTuple, output_size: Union[int, Sequence[Optional[int]]]) -> AdaptivePoolGeometry:
@@ -487,6 +502,13 @@ def interpolate(
     scales_arg = scale_factor if isinstance(scale_factor, (tuple, list)) else None
     ndim = ndim_of(input=input, size=size, scale_factor=scales_arg)
     sizes_in = per_axis("input", input, ndim)
+    for axis, n in enumerate(sizes_in):
+        if n < 1:
+            raise GeometryError(
+                f"input size must be >= 1, got {n} on axis {axis}",
+                "PyTorch F.interpolate: Input and output sizes should be greater than 0",
+                "use a non-empty input", axis=axis,
+            )
     if size is not None:
         sizes_out = per_axis("size", size, ndim)
         scales = tuple(o / n for n, o in zip(sizes_in, sizes_out))
@@ -495,7 +517,14 @@ def interpolate(
         scales = tuple(float(f) for f in raw)  # type: ignore[arg-type]
         if any(not math.isfinite(f) or f <= 0 for f in scales):
             raise GeometryError(f"scale_factor must be positive, got {scale_factor}", fix="use a scale > 0")
-        sizes_out = tuple(math.floor(n * f) for n, f in zip(sizes_in, scales))
+        products = [n * f for n, f in zip(sizes_in, scales)]
+        if any(not math.isfinite(v) or v > INT64_MAX for v in products):
+            raise GeometryError(
+                f"output size {max(products):g} does not fit in int64",
+                "PyTorch upsample_compute_output_size: value cannot be converted to type int64_t",
+                "use a smaller scale_factor",
+            )
+        sizes_out = tuple(math.floor(v) for v in products)
     for axis, (n, o) in enumerate(zip(sizes_in, sizes_out)):
         if n < 1 or o < 1:
             raise GeometryError(

@@ -35,6 +35,8 @@ class Padding:
     kind: Literal["string", "symmetric", "explicit", "raw"]
     name: str = ""
     pairs: tuple[tuple[int, int], ...] = ()
+    #: the string exactly as given (frameworks differ on case: PyTorch wants 'same'/'valid')
+    written: str = ""
 
     def describe(self) -> str:
         if self.kind == "string":
@@ -53,7 +55,7 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _as_int(name: str, value: object) -> int:
+def as_int(name: str, value: object) -> int:
     if _is_int(value):
         return int(value)  # type: ignore[call-overload,no-any-return]
     # numpy / torch integer scalars are welcome, floats and bools are not
@@ -66,7 +68,14 @@ def _as_int(name: str, value: object) -> int:
 
 
 def ndim_of(**values: object) -> int:
-    """Number of spatial axes implied by the tuple-valued parameters (1 if all are ints)."""
+    """Number of spatial axes implied by the tuple-valued parameters (1 if all are ints).
+
+    ``input`` decides when it is a tuple; elsewhere a 1-tuple counts as an int and is broadcast,
+    as PyTorch's ``_pair``/``_triple`` and ATen's ``expand_param_if_needed`` do.
+    """
+    given_input = values.get("input")
+    if isinstance(given_input, (tuple, list)):
+        values = {k: v for k, v in values.items() if k == "input" or not (isinstance(v, (tuple, list)) and len(v) == 1)}
     lengths = {
         name: len(v) for name, v in values.items() if isinstance(v, (tuple, list)) and v is not None
     }
@@ -88,13 +97,15 @@ def ndim_of(**values: object) -> int:
 def per_axis(name: str, value: IntOrTuple, ndim: int) -> tuple[int, ...]:
     """Broadcast an int to ``ndim`` axes or check a tuple has ``ndim`` entries."""
     if isinstance(value, (tuple, list)):
+        if len(value) == 1 and ndim > 1 and name != "input":
+            return (as_int(name, value[0]),) * ndim
         if len(value) != ndim:
             raise GeometryError(
                 f"{name} has {len(value)} values but there are {ndim} spatial axes",
                 fix=f"give {name} as one int or {ndim} ints",
             )
-        return tuple(_as_int(name, v) for v in value)
-    return (_as_int(name, value),) * ndim
+        return tuple(as_int(name, v) for v in value)
+    return (as_int(name, value),) * ndim
 
 
 def parse_padding(padding: PaddingArg, ndim: int) -> Padding:
@@ -109,13 +120,13 @@ def parse_padding(padding: PaddingArg, ndim: int) -> Padding:
                 f"unknown padding string {padding!r}",
                 fix="use one of " + ", ".join(repr(s) for s in PADDING_STRINGS) + " or integers",
             )
-        return Padding("string", name=name)
+        return Padding("string", name=name, written=padding)
     if isinstance(padding, (tuple, list)):
         if len(padding) and all(isinstance(p, (tuple, list)) for p in padding):
             return Padding("explicit", pairs=_pairs(padding, ndim))
         values = per_axis("padding", padding, ndim)  # type: ignore[arg-type]
         return Padding("symmetric", pairs=tuple((p, p) for p in values))
-    value = _as_int("padding", padding)
+    value = as_int("padding", padding)
     return Padding("symmetric", pairs=((value, value),) * ndim)
 
 
@@ -133,5 +144,5 @@ def _pairs(pairs: object, ndim: int) -> tuple[tuple[int, int], ...]:
                 f"padding pair {pair!r} is not (before, after)",
                 fix="write each axis's padding as a pair like (1, 2)",
             )
-        out.append((_as_int("padding", pair[0]), _as_int("padding", pair[1])))
+        out.append((as_int("padding", pair[0]), as_int("padding", pair[1])))
     return tuple(out)
