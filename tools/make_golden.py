@@ -1291,8 +1291,9 @@ NOTES = {
         "AbortedError, where Eigen returns an empty tensor; 3-D SAME ops whose total padding "
         "(o-1)*s+e-n is negative (e < s) get a NEGATIVE pad_before floor(total/2) under Eigen "
         "(windows shifted right by one), 0 under oneDNN; Keras Conv*DTranspose with "
-        "dilation > 1 works under oneDNN but raises under Eigen; some oneDNN Conv3D SAME "
-        "outputs contain garbage (uninitialised memory, result.inference says so).",
+        "dilation > 1 works under oneDNN but raises under Eigen; a few oneDNN Conv3D SAME "
+        "outputs are numerically wrong (garbage in some positions, varying between runs; "
+        "no pad_before reproduces them, see result.inference; Eigen is correct there).",
         "avg_pool 'divisor' names the divisor rule that reproduced the values: exclude_pad = "
         "number of in-input taps; include_pad = taps inside the padded region; kernel = prod(k).",
     ],

@@ -18,6 +18,7 @@ from .arithmetic import (
     conv_output,
     effective_kernel,
     pool_output,
+    tdiv,
     transposed_full_output,
 )
 from .errors import GeometryError
@@ -715,89 +716,180 @@ class Jax(Dialect):
 
 # =========================================================================================
 class Onnx(Dialect):
-    """ONNX (opset 19+) as ONNX Runtime executes it: ``onnx/defs/nn/defs.cc``
-    (``convPoolShapeInference``, ``convTransposeShapeInference``); ORT
-    ``core/providers/cpu/nn/conv_attributes.h``, ``pool_attributes.h``,
-    ``conv_transpose_attributes.h``."""
+    """ONNX (opset 19+) as ONNX Runtime 1.31 executes it on CPU. Sources: ORT
+    ``core/providers/cpu/nn/conv_attributes.h`` (``ComputePadAndOutputShape``),
+    ``pool_attributes.h`` (``ComputeSizePadDilations``), ``conv_transpose_attributes.h``; the
+    rules below were confirmed by running ORT (``tools/make_golden.py``). Where ONNX's shape
+    inference (``onnx/defs/nn/defs.cc``) disagrees, the runtime wins and the note says so."""
 
     name = "onnx"
     label = "ONNX Runtime"
 
-    def _splits(self, r: Request) -> list[PadSplit]:
+    @staticmethod
+    def _ort_same(n: int, s: int, k: int, lower: bool, label: str, clip: bool) -> PadSplit:
+        """ORT's 'same': ``pad_needed = (ceil(n/s) - 1)*s + k - n`` with the *undilated* kernel,
+        head ``pad_needed/2`` (SAME_UPPER) or ``(pad_needed+1)/2`` (SAME_LOWER) in C++ truncating
+        division. Conv clips ``pad_needed`` at 0; pooling does not (negative when ``k < s``)."""
+        target = ceil_div(n, s)
+        need = (target - 1) * s + k - n
+        if clip:
+            need = max(0, need)
+        head = tdiv(need + 1, 2) if lower else tdiv(need, 2)
+        note = (
+            f"{label}: pad_needed = (ceil({n}/{s}) - 1)*{s} + k - {n} = {need}"
+            + (" (negative: ONNX Runtime does not clip it, the windows shift)" if need < 0 else "")
+            + f"; before = {head}, after = {need - head}"
+        )
+        return PadSplit(head, need - head, note)
+
+    def _auto_pad(self, r: Request, op: str) -> tuple[str, list[PadSplit]]:
         p = r.padding
         if p.kind == "raw":
-            raise self.reject("RawPads are for JAX", "", "use explicit pairs")
-        if p.kind == "string":
-            if p.name not in ("valid", "same", "same_lower"):
-                raise self.reject(
-                    f"padding={p.name!r} is not an ONNX auto_pad",
-                    "auto_pad must be NOTSET, SAME_UPPER, SAME_LOWER or VALID",
-                    "give explicit pads, e.g. causal = pads [d*(k-1), 0]",
-                )
-            if p.name == "valid":
-                return [explicit_split(0, 0, "auto_pad=VALID") for _ in r.input]
-            lower = p.name == "same_lower"
-            label = "auto_pad=SAME_LOWER" if lower else "auto_pad=SAME_UPPER"
-            return [same_split(n, s, e, extra_before=lower, label=label)
-                    for n, s, e in zip(r.input, r.stride, r.effective_kernel)]
-        return self.pad_splits_from_pairs(r, allow_negative=False)
-
-    def _windowed(self, r: Request, ceil_mode: bool, kind: str) -> Plan:
-        splits = self._splits(r)
-        axes = tuple(
-            AxisPlan(sp.before, sp.after, pool_output(n, sp.before, sp.after, e, s, ceil_mode), sp.note)
-            for n, sp, e, s in zip(r.input, splits, r.effective_kernel, r.stride)
-        )
-        if any(a.output <= 0 for a in axes):
-            axis = next(i for i, a in enumerate(axes) if a.output <= 0)
+            raise self.reject("RawPads are for JAX", "", "use explicit (before, after) pairs")
+        if p.kind != "string":
+            splits = self.pad_splits_from_pairs(r, allow_negative=False)
+            return "NOTSET", splits
+        if p.name not in ("valid", "same", "same_lower"):
             raise self.reject(
-                f"output would be {tuple(a.output for a in axes)}: the padded input is smaller "
-                f"than the window ({r.effective_kernel[axis]}) on axis {axis}",
-                f"{kind}: invalid input shape",
-                _fit_fix(r.input[axis], r.effective_kernel[axis], r.kernel[axis], r.dilation[axis],
-                         splits[axis].before + splits[axis].after),
+                f"padding={p.name!r} is not an ONNX auto_pad",
+                "auto_pad must be NOTSET, SAME_UPPER, SAME_LOWER or VALID",
+                "give explicit pads, e.g. causal = pads [d*(k-1), 0]",
             )
-        return Plan(axes)
+        if p.name == "valid":
+            return "VALID", [explicit_split(0, 0, "auto_pad=VALID") for _ in r.input]
+        lower = p.name == "same_lower"
+        label = "auto_pad=SAME_LOWER" if lower else "auto_pad=SAME_UPPER"
+        if op == "conv" and any(d != 1 for d in r.dilation):
+            raise self.reject(
+                f"auto_pad={'SAME_LOWER' if lower else 'SAME_UPPER'} with dilation {_fmt(r.dilation)}",
+                "Conv: Dilation not supported for AutoPadType::SAME_UPPER or AutoPadType::SAME_LOWER",
+                "give explicit pads (convgeom solve same --framework tensorflow computes them)",
+            )
+        splits = [self._ort_same(n, s, k, lower, label, clip=op == "conv")
+                  for n, s, k in zip(r.input, r.stride, r.kernel)]
+        return ("SAME_LOWER" if lower else "SAME_UPPER"), splits
 
     def conv(self, r: Request) -> Plan:
-        return self._windowed(r, False, "Conv")
+        mode, splits = self._auto_pad(r, "conv")
+        axes = []
+        for axis, (n, sp, e, s) in enumerate(zip(r.input, splits, r.effective_kernel, r.stride)):
+            padded = n + sp.before + sp.after
+            if padded < e:
+                raise self.reject(
+                    f"output would be empty: the padded input ({padded}) is smaller than the dilated kernel ({e}) on axis {axis}",
+                    "Conv: Invalid input shape",
+                    _fit_fix(n, e, r.kernel[axis], r.dilation[axis], sp.before + sp.after),
+                )
+            axes.append(AxisPlan(sp.before, sp.after, conv_output(n, sp.before, sp.after, e, s), sp.note))
+        return Plan(tuple(axes))
+
+    def _pool(self, r: Request, kind: str) -> Plan:
+        name = "MaxPool" if kind == "max" else "AveragePool"
+        mode, splits = self._auto_pad(r, kind)
+        if mode == "NOTSET":
+            for axis, (sp, k) in enumerate(zip(splits, r.kernel)):
+                if sp.before >= k or sp.after >= k:
+                    raise self.reject(
+                        f"pads {(sp.before, sp.after)} on axis {axis} are not smaller than the kernel ({k})",
+                        f"{name}: Pad should be smaller than kernel",
+                        f"use pads <= {k - 1}",
+                    )
+        if kind == "max" and all(d == 1 for d in r.dilation) and any(sp.before < 0 or sp.after < 0 for sp in splits):
+            raise self.reject(
+                "auto_pad gives a negative pad (kernel smaller than stride)",
+                "MaxPool: padding values must be non-negative",
+                "use explicit pads or a kernel >= stride",
+            )
+        axes = []
+        for axis, (n, sp, e, s) in enumerate(zip(r.input, splits, r.effective_kernel, r.stride)):
+            numerator = n + sp.before + sp.after - e
+            if r.ceil_mode:
+                o = ceil_div(numerator, s) + 1
+                if o > 0 and (o - 1) * s >= n + sp.before:
+                    o -= 1
+            else:
+                o = tdiv(numerator, s) + 1
+            if o < 0:
+                raise self.reject(
+                    f"output size would be negative ({o}) on axis {axis}",
+                    f"{name}: invalid output size",
+                    _fit_fix(n, e, r.kernel[axis], r.dilation[axis], sp.before + sp.after),
+                )
+            axes.append(AxisPlan(sp.before, sp.after, o, sp.note))
+        notes: tuple[str, ...] = ()
+        if any(a.output == 0 for a in axes):
+            notes = ("a window larger than the padded input gives an empty (size 0) axis, not an error",)
+        cip = bool(r.count_include_pad) if kind == "avg" else None
+        return Plan(tuple(axes), notes, count_include_pad=cip)
+
+    def max_pool(self, r: Request) -> Plan:
+        return self._pool(r, "max")
+
+    def avg_pool(self, r: Request) -> Plan:
+        return self._pool(r, "avg")
 
     def conv_transpose(self, r: Request) -> Plan:
         p = r.padding
         op = r.output_padding or (0,) * r.ndim
-        if any(v < 0 for v in op):
-            raise self.reject("negative output_padding", "output_padding must be >= 0", "use output_padding >= 0")
+        for axis, (v, s, d) in enumerate(zip(op, r.stride, r.dilation)):
+            if v < 0 or v >= max(s, d):
+                raise self.reject(
+                    f"output_padding {v} on axis {axis} is not in [0, max(stride, dilation)) = [0, {max(s, d)})",
+                    "ConvTranspose: output_padding must be less than max(stride, dilation)",
+                    f"use output_padding <= {max(s, d) - 1}",
+                )
+        same = p.kind == "string" and p.name in ("same", "same_lower")
+        if p.kind == "string" and p.name not in ("valid", "same", "same_lower"):
+            raise self.reject(f"padding={p.name!r} is not an ONNX auto_pad", "auto_pad", "use explicit pads")
+        if p.kind == "raw":
+            raise self.reject("RawPads are for JAX", "", "use explicit (before, after) pairs")
+        if p.kind in ("symmetric", "explicit"):
+            # checked even when output_shape makes ORT ignore them
+            self.pad_splits_from_pairs(r, allow_negative=False)
         axes = []
         for axis, (n, e, s, v) in enumerate(zip(r.input, r.effective_kernel, r.stride, op)):
             full = transposed_full_output(n, s, e) + v
-            if r.output_size is not None or (p.kind == "string" and p.name != "valid"):
-                out = r.output_size[axis] if r.output_size is not None else n * s
-                total = full - out
+            if r.output_size is not None:
+                out = r.output_size[axis]
+                total = max(0, full - out)
                 upper = p.kind == "string" and p.name == "same"
                 before = total // 2 if upper else total - total // 2
-                note = (f"total crop = s*(n-1) + output_padding + e - output = {full} - {out} = {total}; "
-                        + ("SAME_UPPER: extra cell at the end" if upper else "extra cell at the start"))
+                note = (f"output_shape {out}: total crop = (n-1)*s + e + output_padding - output = {total}; "
+                        + ("SAME_UPPER puts the extra crop at the end" if upper else
+                           "the extra crop goes at the start (NOTSET, VALID, SAME_LOWER)"))
+                after = full - out - before
+            elif same:
+                out = min(n * s, full)
+                total = full - out
+                lower = p.name == "same_lower"
+                before = total - total // 2 if lower else total // 2
+                after = total - before
+                note = (f"auto_pad SAME: output = min(n*s, (n-1)*s + e + output_padding) = {out}; crop {total} "
+                        + ("(extra at the start: SAME_LOWER)" if lower else "(extra at the end: SAME_UPPER)")
+                        + ("; shape inference says n*s, the runtime gives less when e + output_padding < s" if out != n * s else ""))
             elif p.kind == "string":
-                before, out, note = 0, full, "auto_pad=VALID: no crop"
-                total = 0
+                before, after, out = 0, 0, full
+                note = "auto_pad=VALID: no crop"
             else:
                 before, after = p.pairs[axis]
-                if before < 0 or after < 0:
-                    raise self.reject("negative pads", "pads must be >= 0", "use pads >= 0")
-                total = before + after
-                out = full - total
+                out = full - before - after
                 note = f"pads: crop before = {before}, after = {after}"
-            axes.append(AxisPlan(before, total - before - v, out, note, v))
-        if any(a.output <= 0 for a in axes):
-            raise self.reject(f"output would be {tuple(a.output for a in axes)}", "ConvTranspose: invalid output", "use smaller pads")
+            if out <= 0:
+                raise self.reject(
+                    f"output size would be {out} on axis {axis}", "ConvTranspose: Invalid input shape",
+                    "use smaller pads or a larger stride/kernel",
+                )
+            # ORT then checks that a forward conv of the output gives the input back
+            expected = (out + max(0, full - out) - e) // s + 1
+            if expected != n:
+                raise self.reject(
+                    f"output {out} on axis {axis} does not convolve back to the input {n} (it gives {expected})",
+                    "ConvTranspose: Computed output shape is inconsistent with input spatial dimensions",
+                    f"use output_padding < stride ({s})" if v >= s else "pick an output size that maps back to the input",
+                )
+            # the crop is reported against the full output without output_padding
+            axes.append(AxisPlan(before, after - v, out, note, v))
         return Plan(tuple(axes))
-
-    def max_pool(self, r: Request) -> Plan:
-        return self._windowed(r, r.ceil_mode, "MaxPool")
-
-    def avg_pool(self, r: Request) -> Plan:
-        plan = self._windowed(r, r.ceil_mode, "AveragePool")
-        return replace(plan, count_include_pad=bool(r.count_include_pad))
 
 
 DIALECTS: dict[str, Dialect] = {d.name: d for d in (Torch(), TensorFlow(), Jax(), Onnx())}
