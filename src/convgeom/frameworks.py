@@ -532,6 +532,12 @@ class TensorFlow(Dialect):
     def conv_transpose(self, r: Request) -> Plan:
         mode = self._strings(r, ("valid", "same"))
         self._stride_and_dilation(r)
+        if any(d > 1 for d in r.dilation):
+            raise self.reject(
+                f"transposed convolution with dilation_rate {_fmt(r.dilation)}",
+                "Conv*DBackpropInput: Current CPU implementations do not yet support dilation rates larger than 1",
+                "use dilation_rate=1 (or upsample and use a dilated Conv)",
+            )
         if r.output_size is not None:
             raise self.reject(
                 "Keras Conv*DTranspose has no output_size argument", "", "use output_padding"
@@ -599,9 +605,22 @@ class TensorFlow(Dialect):
         for n, k, s in zip(r.input, r.kernel, r.stride):
             sp = (same_split(n, s, k, extra_before=False, label="TF 'SAME'") if mode == "same"
                   else explicit_split(0, 0, "'valid'"))
-            axes.append(AxisPlan(sp.before, sp.after, conv_output(n, sp.before, sp.after, k, s), sp.note))
-        self._positive(r, axes)
-        return Plan(tuple(axes), count_include_pad=False if kind == "avg" else None)
+            # the pooling kernels divide with truncation (kernel_shape_util.cc): a window larger
+            # than the input gives an empty axis, and only a negative size is an error
+            axes.append(AxisPlan(sp.before, sp.after, tdiv(n + sp.before + sp.after - k + s, s), sp.note))
+        if any(a.output < 0 for a in axes):
+            axis = next(i for i, a in enumerate(axes) if a.output < 0)
+            raise self.reject(
+                f"output would be {tuple(a.output for a in axes)}: the input ({r.input[axis]}) is smaller than "
+                f"the window ({r.kernel[axis]}) on axis {axis}",
+                "Computed output size would be negative",
+                f"use padding='same' or a pool size <= {r.input[axis]}",
+            )
+        notes: tuple[str, ...] = ()
+        if any(a.output == 0 for a in axes):
+            notes = ("the window is larger than the input: TensorFlow's reference kernels return an empty axis "
+                     "(with oneDNN, the x86 default, a 'valid' max pool of size 0 crashes the process)",)
+        return Plan(tuple(axes), notes, count_include_pad=False if kind == "avg" else None)
 
     def max_pool(self, r: Request) -> Plan:
         return self._pool(r, "max")
