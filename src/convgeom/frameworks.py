@@ -639,6 +639,8 @@ class Jax(Dialect):
     label = "JAX lax"
 
     def _splits(self, r: Request, window: tuple[int, ...]) -> list[PadSplit]:
+        """Per-side pads. conv_general_dilated refuses crops larger than the axis;
+        reduce_window does not check (the axis just comes out empty)."""
         p = r.padding
         if p.kind == "raw":
             raise self.reject("RawPads only apply to conv_transpose", "", "use (before, after) pairs")
@@ -656,7 +658,7 @@ class Jax(Dialect):
                     for n, s, e in zip(r.input, r.stride, window)]
         splits = self.pad_splits_from_pairs(r, allow_negative=True)
         for axis, (n, sp) in enumerate(zip(r.input, splits)):
-            if n + sp.before + sp.after < 0:
+            if r.op == "conv" and n + sp.before + sp.after < 0:
                 raise self.reject(
                     f"negative padding {(sp.before, sp.after)} removes more than the {n} cells of axis {axis}",
                     "Negative padding is larger than the size of the corresponding dimension",
@@ -694,6 +696,18 @@ class Jax(Dialect):
                 total = e + s - 2 + max(e - s, 0)
                 lo, hi = e - 1, total - (e - 1)
                 label = f"'VALID': pads on the stride-dilated input L = e+s-2+max(e-s,0) = {total}, lo = e-1 = {lo}, hi = {hi}"
+            elif p.kind == "string" and p.name == "same_lower":
+                # not a conv_transpose mode: the string goes to conv_general_dilated, which
+                # only accepts it when nothing is stride-dilated
+                if any(st != 1 for st in r.stride):
+                    raise self.reject(
+                        f"padding='SAME_LOWER' with stride {_fmt(r.stride)}",
+                        "String padding is not implemented for transposed convolution using this op",
+                        "use 'same' or 'valid', or give RawPads",
+                    )
+                fwd = same_split(n, 1, e, extra_before=True, label="'SAME_LOWER' (stride 1: a plain convolution)")
+                lo, hi = fwd.before, fwd.after
+                label = fwd.note
             elif p.kind == "raw":
                 lo, hi = p.pairs[axis]
                 label = f"raw pads on the stride-dilated input: lo = {lo}, hi = {hi}"
