@@ -759,15 +759,17 @@ class Onnx(Dialect):
     label = "ONNX Runtime"
 
     @staticmethod
-    def _ort_same(n: int, s: int, k: int, lower: bool, label: str, clip: bool) -> PadSplit:
-        """ORT's 'same': ``pad_needed = (ceil(n/s) - 1)*s + k - n`` with the *undilated* kernel,
-        head ``pad_needed/2`` (SAME_UPPER) or ``(pad_needed+1)/2`` (SAME_LOWER) in C++ truncating
-        division. Conv clips ``pad_needed`` at 0; pooling does not (negative when ``k < s``)."""
+    def _ort_same(n: int, s: int, k: int, lower: bool, label: str, conv: bool) -> PadSplit:
+        """ORT's 'same': ``pad_needed = (ceil(n/s) - 1)*s + k - n`` with the *undilated* kernel
+        (negative when ``k < s``), head ``pad_needed/2`` (SAME_UPPER) or ``(pad_needed+1)/2``
+        (SAME_LOWER) in C++ truncating division. For a negative ``pad_needed`` the Conv kernel
+        starts its windows one cell earlier than that formula, i.e. head ``(pad_needed+1)/2``
+        (UPPER) or ``(pad_needed+2)/2`` (LOWER): measured on ORT 1.31 CPU by reading which input
+        cell each output took (tools/make_golden.py), not derived from source."""
         target = ceil_div(n, s)
         need = (target - 1) * s + k - n
-        if clip:
-            need = max(0, need)
-        head = tdiv(need + 1, 2) if lower else tdiv(need, 2)
+        shift = 1 if conv and need < 0 else 0
+        head = tdiv(need + 1 + shift, 2) if lower else tdiv(need + shift, 2)
         note = (
             f"{label}: pad_needed = (ceil({n}/{s}) - 1)*{s} + k - {n} = {need}"
             + (" (negative: ONNX Runtime does not clip it, the windows shift)" if need < 0 else "")
@@ -798,7 +800,7 @@ class Onnx(Dialect):
                 "Conv: Dilation not supported for AutoPadType::SAME_UPPER or AutoPadType::SAME_LOWER",
                 "give explicit pads (convgeom solve same --framework tensorflow computes them)",
             )
-        splits = [self._ort_same(n, s, k, lower, label, clip=op == "conv")
+        splits = [self._ort_same(n, s, k, lower, label, conv=op == "conv")
                   for n, s, k in zip(r.input, r.stride, r.kernel)]
         return ("SAME_LOWER" if lower else "SAME_UPPER"), splits
 
