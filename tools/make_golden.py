@@ -4,7 +4,10 @@
 Usage::
 
     python tools/make_golden.py [--framework tensorflow|jax|onnx|all] [--count N]
-                                [--seed S] [--out tests/golden] [--no-ops]
+                                [--seed S] [--out tests/golden] [--no-ops] [--jobs J]
+
+Deterministic for a given seed and library versions (the committed files were made with the
+defaults: --count 2400 --seed 20240521).  Set GOLDEN_VERBOSE=1 to print every record.
 
 Requirements (install into a separate virtualenv, NOT into the project environment)::
 
@@ -12,10 +15,17 @@ Requirements (install into a separate virtualenv, NOT into the project environme
     /tmp/goldenvenv/bin/pip install tensorflow-cpu keras jax jaxlib onnx onnxruntime numpy
 
 Versions used for the committed files (any recent version should run; the exact versions are
-recorded in the "meta" object of every output file):
+recorded in the "meta" object of every output file)::
 
-    tensorflow-cpu 2.21.0, keras 3.15.1, jax/jaxlib 0.10.2 (newest on the mirror used), onnx 1.23.2, onnxruntime 1.31.1,
-    numpy 2.4.x, Python 3.11.
+    tensorflow-cpu 2.21.0, keras 3.15.1, jax/jaxlib 0.10.2 (newest on the mirror used),
+    onnx 1.23.2, onnxruntime 1.31.1 (opset 21), numpy 2.4.6, Python 3.11.7.
+
+Run time on 2 idle cores: onnx ~20 s, tensorflow ~1.5 min, jax ~2 min (XLA compiles every
+config).  Every framework runs in worker subprocesses (this file re-executed with --worker):
+TensorFlow and XLA kill the process (SIGFPE, abort) on some configs; such a config is recorded
+as {"error": "Crash: process killed by signal ..."} and the worker is restarted.  TensorFlow is
+run twice per config, with oneDNN on (the recorded result) and off ("onednn_off" where the two
+differ).
 
 Output files (compact JSON; "records" holds one record per line)::
 
@@ -46,9 +56,13 @@ combinations are checked exactly (allclose) against the whole framework output. 
 match is then re-verified with a direct N-D NumPy loop implementation.  Nothing is computed from
 an output-size formula.  Max pooling is run twice, on strictly increasing and on strictly
 decreasing positive factors (a window's max is then its last / first in-input tap), because
-the max of random data pins down a window's position only weakly.  An axis whose pad_before is not identifiable from the values (e.g. a
-max-pool window covering the whole input for several offsets) gets null; an empty output gets
-pad_before null.
+the max of random data pins down a window's position only weakly.  An axis whose pad_before
+is not identifiable from the values (e.g. a max-pool window covering the whole input for
+several offsets, or an all-zero conv output) gets null (listed in result.ambiguous_axes); an
+empty output gets pad_before null; if no candidate reproduces the values, result.inference
+says so.  Average pools also record which divisor rule reproduced the values
+(result.divisor).  Extra per-record keys: "symbolic"/"symbolic_disagrees" and "onednn_off"
+(tensorflow), "shape_inference" (onnx, where onnx.shape_inference disagrees with ORT).
 
 For conv_transpose, pad_before is the crop at the start of the full transposed output
 (length (n-1)*s + d*(k-1) + 1): output index y corresponds to full index y + pad_before.

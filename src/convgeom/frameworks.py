@@ -532,12 +532,6 @@ class TensorFlow(Dialect):
     def conv_transpose(self, r: Request) -> Plan:
         mode = self._strings(r, ("valid", "same"))
         self._stride_and_dilation(r)
-        if any(d > 1 for d in r.dilation):
-            raise self.reject(
-                f"transposed convolution with dilation_rate {_fmt(r.dilation)}",
-                "Conv*DBackpropInput: Current CPU implementations do not yet support dilation rates larger than 1",
-                "use dilation_rate=1 (or upsample and use a dilated Conv)",
-            )
         if r.output_size is not None:
             raise self.reject(
                 "Keras Conv*DTranspose has no output_size argument", "", "use output_padding"
@@ -587,7 +581,11 @@ class TensorFlow(Dialect):
                 crop_before = 0
                 implied_op = out - full
             axes.append(AxisPlan(crop_before, full - out - crop_before, out, note, implied_op))
-        return Plan(tuple(axes))
+        notes: tuple[str, ...] = ()
+        if any(d > 1 for d in r.dilation):
+            notes = ("dilated transposed convolution runs with oneDNN (the x86 default build); TensorFlow's "
+                     "reference kernels (TF_ENABLE_ONEDNN_OPTS=0) refuse dilation rates larger than 1",)
+        return Plan(tuple(axes), notes)
 
     def _pool(self, r: Request, kind: str) -> Plan:
         mode = self._strings(r, ("valid", "same"))
