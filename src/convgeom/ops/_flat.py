@@ -142,40 +142,72 @@ def make_layout(
     return FlatLayout(grid, residues, tuple(groups))
 
 
+@dataclass(frozen=True)
+class PhaseCopy:
+    """Where one phase's share of the input goes: input slices (spatial axes) into the flat
+    phase array at ``first`` (per channel and image) with per-axis ``counts``."""
+
+    phase: int
+    source: tuple[slice, ...]
+    first: int
+    counts: tuple[int, ...]
+
+
+def phase_copies(
+    sizes: tuple[int, ...],
+    layout: FlatLayout,
+    stride: tuple[int, ...],
+    pad_before: tuple[int, ...],
+    padded: tuple[int, ...],
+) -> tuple[PhaseCopy, ...]:
+    """Padded cell ``p = u*s + r`` holds ``x[p - pad_before]`` when that index is inside the
+    input and ``p < padded`` (a negative ``pad_before`` or a short ``padded`` crops the input)."""
+    copies = []
+    for residues in itertools.product(*layout.residues):
+        source: list[slice] = []
+        counts: list[int] = []
+        first = 0
+        for r, s, pb, n, p_len, grid, pch in zip(residues, stride, pad_before, sizes, padded, layout.grid,
+                                                 layout.pitch):
+            u_lo = max(0, -((r - pb) // s))  # ceil((pb - r) / s), at least 0
+            limit = min(p_len, n + pb)  # padded cells that hold input
+            u_hi = min(grid, -((r - limit) // s))  # ceil((limit - r) / s)
+            count = max(0, u_hi - u_lo)
+            start = u_lo * s + r - pb
+            source.append(slice(start, start + (count - 1) * s + 1 if count else start, s))
+            counts.append(count)
+            first += u_lo * pch
+        if min(counts) > 0:
+            copies.append(PhaseCopy(layout.phase_index(tuple(residues)), tuple(source), first, tuple(counts)))
+    return tuple(copies)
+
+
 def scatter_phases(
     x: Array,
     layout: FlatLayout,
     stride: tuple[int, ...],
     pad_before: tuple[int, ...],
     padded: tuple[int, ...],
+    parallel: bool = True,
+    out: Array | None = None,
+    copies: tuple[PhaseCopy, ...] | None = None,
 ) -> Array:
-    """Copy ``x`` ``(N, C, *n)`` into a zeroed flat phase array ``(phases, C, N*cells)``.
-
-    Padded cell ``p = u*s + r`` holds ``x[p - pad_before]`` when that index is inside the input
-    and ``p < padded`` (negative ``pad_before`` or a short ``padded`` crop the input)."""
+    """Copy ``x`` ``(N, C, *n)`` into a zeroed flat phase array ``(phases, C, N*cells)``
+    (:func:`phase_copies`). ``parallel`` splits large copies over the worker threads; ``out``
+    (an array from an earlier call with the same geometry, padding cells still zero) and
+    ``copies`` (its plan) save the set-up when one channel at a time is scattered."""
     batch, channels = x.shape[:2]
-    sizes = x.shape[2:]
     cells = layout.cells
-    out = np.zeros((layout.phase_count, channels, batch * cells), dtype=x.dtype)
-    pitch = layout.pitch
-    for residues in itertools.product(*layout.residues):
-        src: list[slice] = [slice(None), slice(None)]
-        shape: list[int] = [channels, batch]
-        first = 0
-        for r, s, pb, n, p_len, grid, pch in zip(residues, stride, pad_before, sizes, padded, layout.grid, pitch):
-            u_lo = max(0, -((r - pb) // s))  # ceil((pb - r) / s), at least 0
-            limit = min(p_len, n + pb)  # padded cells that hold input
-            u_hi = min(grid, -((r - limit) // s))  # ceil((limit - r) / s)
-            count = max(0, u_hi - u_lo)
-            start = u_lo * s + r - pb
-            src.append(slice(start, start + (count - 1) * s + 1 if count else start, s))
-            shape.append(count)
-            first += u_lo * pch
-        if min(shape) == 0:
-            continue
-        dst = strided(out.reshape(-1), layout.phase_index(tuple(residues)) * channels * batch * cells + first,
-                      tuple(shape), (batch * cells, cells) + pitch)
-        _parallel.copy(dst, np.swapaxes(x[tuple(src)], 0, 1))
+    if out is None:
+        out = np.zeros((layout.phase_count, channels, batch * cells), dtype=x.dtype)
+    if copies is None:
+        copies = phase_copies(tuple(x.shape[2:]), layout, stride, pad_before, padded)
+    flat = out.reshape(-1)
+    copy = _parallel.copy if parallel else np.copyto
+    for pc in copies:
+        dst = strided(flat, pc.phase * channels * batch * cells + pc.first, (channels, batch) + pc.counts,
+                      (batch * cells, cells) + layout.pitch)
+        copy(dst, np.swapaxes(x[(slice(None), slice(None)) + pc.source], 0, 1))
     return out
 
 

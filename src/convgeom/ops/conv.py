@@ -4,7 +4,8 @@
 Kernels (all take ``(N, C, *spatial)`` after the engine has fixed the geometry):
 
 * pointwise (``k = 1``, no padding): one matrix product ``W @ x`` per group;
-* depthwise (one input channel per group): ``prod(k)`` fused multiply-adds of shifted slices;
+* depthwise (one input channel per group): per channel, a small im2col and a matrix-vector
+  product, one channel per thread at a time;
 * general: im2col on the flat phase grid (:mod:`._flat`, contiguous row copies) and one
   matrix product ``W (C_out/g, C_in/g * prod(k)) @ cols`` per group and chunk; chunks keep the
   buffer under ``max_buffer_bytes``;
@@ -35,7 +36,7 @@ from ._common import (
     chunk_length,
     spatial_input,
 )
-from ._flat import FlatLayout, chunk_views, make_layout, plan_chunks, scatter_phases, strided
+from ._flat import FlatLayout, chunk_views, make_layout, phase_copies, plan_chunks, scatter_phases, strided
 from .padding import pad_channels_first
 
 # Preferred size of one chunk's buffer: large enough for efficient matrix products, small
@@ -47,8 +48,6 @@ _PREFERRED_BLAS_THREADS_BYTES = 16 * 2**20
 _SMALL_PRODUCT = 2_000_000
 # One input channel per group and at most this many outputs per group: multiply-add taps.
 _DEPTHWISE_MAX_MULTIPLIER = 4
-# Elements per multiply-add pass of the depthwise kernel (two such rows stay in L2).
-_DEPTHWISE_RUN = 32768
 
 
 def _check_groups(groups: object) -> int:
@@ -173,9 +172,10 @@ def conv_with_geometry(x: Array, w: Array, geo: LayerGeometry, max_buffer_bytes:
         return _pointwise(x, w, stride, outputs, groups)
     padded = tuple(n + b + a for n, (b, a) in zip(x.shape[2:], pads))
     layout = make_layout(kernel, stride, dilation, outputs)
-    phases = scatter_phases(x, layout, stride, tuple(b for b, _ in pads), padded)
+    before = tuple(b for b, _ in pads)
     if w.shape[1] == 1 and w.shape[0] // groups <= _DEPTHWISE_MAX_MULTIPLIER:
-        return _depthwise_taps(phases, w, layout, batch, outputs, groups)
+        return _depthwise_taps(x, w, layout, stride, before, padded, outputs, groups)
+    phases = scatter_phases(x, layout, stride, before, padded)
     return _gemm_flat(phases, w, layout, batch, outputs, groups, max_buffer_bytes)
 
 
@@ -268,43 +268,62 @@ def _gemm_flat(
 
 
 def _depthwise_taps(
-    phases: Array, w: Array, layout: FlatLayout, batch: int, outputs: tuple[int, ...], groups: int
+    x: Array,
+    w: Array,
+    layout: FlatLayout,
+    stride: tuple[int, ...],
+    pad_before: tuple[int, ...],
+    padded: tuple[int, ...],
+    outputs: tuple[int, ...],
+    groups: int,
 ) -> Array:
-    """One input channel per group: ``out[o] = sum_t w[o, t] * shifted slice t of channel o // m``,
-    one output channel at a time over the whole flat row (``prod(k)`` multiply-adds; no buffer)."""
+    """One input channel per group: ``out[o] = w[o] @ cols`` with the ``prod(k) x l`` im2col of
+    channel ``o // m`` alone (a matrix-vector product).
+
+    Each thread takes whole channels: it copies its channel into the flat phase layout, and per
+    run of ``l`` columns copies the taps (one strided copy per tap group) and multiplies; all of
+    it stays in cache."""
+    batch = x.shape[0]
     c_out = w.shape[0]
     mult = c_out // groups
     valid = (batch - 1) * layout.cells + layout.span(outputs)
-    kshape = w.shape[2:]
-    w2 = w.reshape(c_out, -1)
-    taps: list[tuple[int, int, int]] = []
-    for grp in layout.groups:
-        for t in np.ndindex(*grp.counts):
-            j = tuple(grp.taps[a][t[a]] for a in range(len(t)))
-            offset = grp.offset + sum(ti * st for ti, st in zip(t, grp.steps))
-            taps.append((grp.phase, offset, int(np.ravel_multi_index(j, kshape))))
-    result = np.empty((batch, c_out) + outputs, dtype=phases.dtype)
-    run = min(valid, _DEPTHWISE_RUN)
+    taps = math.prod(w.shape[2:])
+    wm = np.concatenate(
+        [w[(slice(None), 0) + np.ix_(*grp.taps)].reshape(groups, mult, grp.size) for grp in layout.groups], axis=2
+    )
+    result = np.empty((batch, c_out) + outputs, dtype=x.dtype)
+    run = min(valid, max(1024, _PREFERRED_COLS_BYTES // (taps * x.itemsize)))
+    copies = phase_copies(tuple(x.shape[2:]), layout, stride, pad_before, padded)
 
-    def task(lo: int, hi: int) -> None:
-        row = np.empty(valid, dtype=phases.dtype)
-        tmp = np.empty(run, dtype=phases.dtype)
-        for co in range(lo, hi):
-            source = phases[:, co // mult]
-            weights = w2[co]
+    def make_worker() -> Callable[[int], None]:
+        row = np.empty((mult, valid), dtype=x.dtype)
+        buffer = np.empty(taps * run, dtype=x.dtype)
+        reuse: list[Array] = []
+
+        def work(group: int) -> None:
+            source = scatter_phases(x[:, group:group + 1], layout, stride, pad_before, padded, parallel=False,
+                                    out=reuse[0] if reuse else None, copies=copies)
+            reuse[:] = [source]
+            flat = source.reshape(-1)
+            per_phase = source.shape[-1]
             for start in range(0, valid, run):
                 size = min(run, valid - start)
-                acc, scratch = row[start:start + size], tmp[:size]
-                for index, (phase, offset, j) in enumerate(taps):
-                    src = source[phase, offset + start:offset + start + size]
-                    if index == 0:
-                        np.multiply(src, weights[j], out=acc)
-                    else:
-                        np.multiply(src, weights[j], out=scratch)
-                        np.add(acc, scratch, out=acc)
-            np.copyto(result[:, co], strided(row, 0, (batch,) + outputs, (layout.cells,) + layout.pitch))
+                first = 0
+                for grp in layout.groups:
+                    shape = grp.counts + (size,)
+                    inner = tuple(math.prod(grp.counts[a + 1:]) * size for a in range(len(grp.counts)))
+                    src = strided(flat, grp.phase * per_phase + grp.offset + start, shape, grp.steps + (1,))
+                    np.copyto(strided(buffer, first * size, shape, inner + (1,)), src)
+                    first += grp.size
+                np.matmul(wm[group], buffer[: taps * size].reshape(taps, size), out=row[:, start:start + size])
+            for m in range(mult):
+                view = strided(row[m], 0, (batch,) + outputs, (layout.cells,) + layout.pitch)
+                np.copyto(result[:, group * mult + m], view)
 
-    _parallel.run_split(task, c_out)
+        return work
+
+    with _parallel.single_threaded_blas() as own_threads:
+        _parallel.run_workers(groups, make_worker, threads=None if own_threads else 1)
     return result
 
 
