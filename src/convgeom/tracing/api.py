@@ -19,12 +19,12 @@ ShapeArg = Union[Sequence[int], Sequence[Sequence[int]], None]
 class Frontend:
     """What a frontend module exports as ``FRONTEND``: ``run(model, input shapes, dtype)``
     returns a :class:`Trace` or raises :class:`TraceFailure` where the real model would fail;
-    ``spatial_dims(shape)`` gives the input's spatial dims (layout); ``load(path)`` reads a model
+    ``spatial_dims(model, shape)`` gives the input's spatial dims (layout); ``load(path)`` reads a model
     file."""
 
     name: str
     run: Callable[[Any, list[Shape], Optional[str]], Trace]
-    spatial_dims: Callable[[Shape], tuple[int, ...]]
+    spatial_dims: Callable[[Any, Shape], tuple[int, ...]]
     load: Optional[Callable[[str], Any]] = None
 
 
@@ -258,7 +258,7 @@ def impossible(failure: TraceFailure, tracer: Frontend, model: Any, shapes: list
                dtype: Optional[str]) -> ImpossibleInput:
     """The exception for an input the real model cannot take, with the nearest ones it can."""
     probe = _probe(tracer, model, shapes, dtype)
-    spatial = tracer.spatial_dims(shapes[0]) if shapes else ()
+    spatial = tracer.spatial_dims(model, shapes[0]) if shapes else ()
     nearest: list[list[Shape]] = []
     if shapes and spatial:
         nearest = nearest_working(probe, shapes, spatial, failure)

@@ -62,8 +62,6 @@ _ITEMSIZE: dict[str, int] = {
 }
 _DTYPE_ALIASES = {"half": "float16", "float": "float32", "double": "float64"}
 
-#: Layout of the last traced model, for :func:`spatial_dims` (which only sees a shape).
-_LAST_LAYOUT: dict[str, str] = {"data_format": "channels_last"}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1087,22 +1085,12 @@ def _declared(model: Any) -> Optional[list[tuple[tuple[Optional[int], ...], str]
     return [(tuple(None if d is None else int(d) for d in kt.shape), _dtype_name(kt.dtype)) for kt in inputs]
 
 
-_BUILT_CACHE: dict[tuple[int, tuple[Shape, ...]], tuple[Any, Any]] = {}
-
-
 def _ensure_built(keras: Any, model: Any, shapes: list[Shape]) -> Any:
     """An unbuilt Sequential is cloned and built for ``shapes`` (the user's model is untouched)."""
     if getattr(model, "built", True) or _container_kind(model) != "sequential" or not shapes:
         return model
-    key = (id(model), tuple(shapes))
-    hit = _BUILT_CACHE.get(key)
-    if hit is not None and hit[0] is model:
-        return hit[1]
     clone = keras.models.clone_model(model)
     clone.build((None, *shapes[0][1:]))
-    if len(_BUILT_CACHE) > 16:
-        _BUILT_CACHE.clear()
-    _BUILT_CACHE[key] = (model, clone)
     return clone
 
 
@@ -1147,7 +1135,6 @@ def trace_keras(model: Any, input_shapes: Sequence[Shape], *, dtype: Optional[st
                     f"model input {i} is declared with shape {dims}; traced at {shape}. This model object "
                     "would reject the input (Functional input_spec), but its layers accept it",
                     f"rebuild the model with keras.Input(shape=({wanted},)) to accept any size"))
-    _LAST_LAYOUT["data_format"] = data_format
     first = shapes[0] if shapes else ()
     spatial = _spatial(first, data_format)
     tracer = _Tracer(keras, len(spatial), None if dtype is None else _DTYPE_ALIASES.get(dtype, dtype))
@@ -1195,9 +1182,9 @@ def _run(model: Any, shapes: list[Shape], dtype: Optional[str]) -> Trace:
     return trace_keras(model, shapes, dtype=dtype)
 
 
-def spatial_dims(shape: Shape) -> tuple[int, ...]:
-    """Channels-last ``(N, *spatial, C)`` unless the last traced model was channels-first."""
-    return tuple(_spatial(tuple(shape), _LAST_LAYOUT["data_format"]))
+def spatial_dims(model: Any, shape: Shape) -> tuple[int, ...]:
+    """Channels-last ``(N, *spatial, C)`` unless the model's layers are channels-first."""
+    return tuple(_spatial(tuple(shape), _data_format(_import_keras(), model)))
 
 
 def load(path: str) -> Any:

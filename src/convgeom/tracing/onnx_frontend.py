@@ -879,7 +879,7 @@ def _run(model: Any, shapes: list[Shape], dtype: Optional[str]) -> Trace:
     return _OnnxTracer(model, dtype).run(shapes)
 
 
-def spatial_dims(shape: Shape) -> tuple[int, ...]:
+def spatial_dims(model: Any, shape: Shape) -> tuple[int, ...]:
     """NC... layout: the spatial dims are 2.."""
     return tuple(range(2, len(shape))) if len(shape) >= 3 else ()
 

@@ -1487,7 +1487,7 @@ def _run(model: Any, shapes: list[Shape], dtype: Optional[str]) -> Trace:
     return trace_torch(model, shapes, dtype=dt)
 
 
-def spatial_dims(shape: Shape) -> tuple[int, ...]:
+def spatial_dims(model: Any, shape: Shape) -> tuple[int, ...]:
     """NC... layout: the spatial dims are 2.."""
     return tuple(_spatial_dims(shape))
 

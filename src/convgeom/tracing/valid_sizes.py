@@ -79,7 +79,7 @@ def valid_input_sizes(model: Any, input_shape: ShapeArg, sizes: Iterable[int] = 
     shapes = normalize_shapes(input_shape)
     if not shapes:
         raise GeometryError("an input shape template is needed", fix="pass input_shape=(1, 3, 64, 64)")
-    spatial = frontend.spatial_dims(shapes[0])
+    spatial = frontend.spatial_dims(model, shapes[0])
     chosen = tuple(range(len(spatial))) if axes is None else tuple(int(a) for a in axes)
     if not spatial or any(a < 0 or a >= len(spatial) for a in chosen):
         raise GeometryError(
