@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Optional, Union
 
 from ..errors import GeometryError
-from .model import ImpossibleInput, Trace, TraceFailure
+from .model import ImpossibleInput, Trace, TraceFailure, nearest_sizes, with_axis
 from .rf import Shape
 
 ShapeArg = Union[Sequence[int], Sequence[Sequence[int]], None]
@@ -155,35 +155,19 @@ def _probe(tracer: Frontend, model: Any, shapes: list[Shape], dtype: Optional[st
     return run
 
 
-def with_axis(shapes: list[Shape], dim: int, size: int) -> list[Shape]:
-    first = list(shapes[0])
-    first[dim] = size
-    return [tuple(first)] + list(shapes[1:])
-
-
 def search_axis(probe: Probe, shapes: list[Shape], dim: int, axis: Optional[int],
                 limit: int = _SEARCH_LIMIT) -> tuple[Optional[int], Optional[int]]:
     """Nearest sizes below and above ``shapes[0][dim]`` that pass the layer failing on model
     axis ``axis`` (a failure on another axis counts as passing this one)."""
-    n = shapes[0][dim]
-    below = above = None
-    for delta in range(1, limit + 1):
-        for cand in (n - delta, n + delta):
-            if cand < 1 or (cand < n and below is not None) or (cand > n and above is not None):
-                continue
-            try:
-                probe(with_axis(shapes, dim, cand))
-                ok = True
-            except TraceFailure as failure:
-                ok = axis is not None and failure.axis is not None and failure.axis != axis
-            if ok:
-                if cand < n:
-                    below = cand
-                else:
-                    above = cand
-        if below is not None and above is not None:
-            break
-    return below, above
+
+    def passes(size: int) -> bool:
+        try:
+            probe(with_axis(shapes, dim, size))
+        except TraceFailure as failure:
+            return axis is not None and failure.axis is not None and failure.axis != axis
+        return True
+
+    return nearest_sizes(shapes[0][dim], passes, limit)
 
 
 def nearest_working(probe: Probe, shapes: list[Shape], spatial_dims: Sequence[int],

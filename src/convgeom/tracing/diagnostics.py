@@ -37,7 +37,7 @@ from typing import Optional
 from .. import geometry as geo
 from ..errors import GeometryError
 from ..geometry import AxisGeometry, LayerGeometry
-from .model import Finding, LayerRecord, Trace, TraceFailure, axis_labels
+from .model import Finding, LayerRecord, Trace, TraceFailure, axis_labels, nearest_sizes, with_axis
 from .rf import Shape, show_fraction
 
 Probe = Callable[[list[Shape]], Trace]
@@ -300,27 +300,16 @@ def _input_size(trace: Trace, axis: int) -> int:
 def same_size_inputs(trace: Trace, probe: Probe, axis: int, limit: int = _SEARCH) -> tuple[Optional[int], Optional[int]]:
     """Nearest input sizes along ``axis`` (others fixed) whose output keeps that size."""
     dim = trace.input_spatial_dims[axis]
-    n = trace.input_shape[dim]
-    below = above = None
     shapes = [tuple(s) for s in trace.input_shapes]
-    for delta in range(1, limit + 1):
-        for cand in (n - delta, n + delta):
-            if cand < 1 or (cand < n and below is not None) or (cand > n and above is not None):
-                continue
-            first = list(shapes[0])
-            first[dim] = cand
-            try:
-                t = probe([tuple(first)] + shapes[1:])
-            except TraceFailure:
-                continue
-            if _output_size(t, axis) == cand:
-                if cand < n:
-                    below = cand
-                else:
-                    above = cand
-        if below is not None and above is not None:
-            break
-    return below, above
+
+    def keeps_size(size: int) -> bool:
+        try:
+            t = probe(with_axis(shapes, dim, size))
+        except TraceFailure:
+            return False
+        return _output_size(t, axis) == size
+
+    return nearest_sizes(trace.input_shape[dim], keeps_size, limit)
 
 
 def _model_findings(trace: Trace, probe: Optional[Probe]) -> list[Finding]:

@@ -52,7 +52,7 @@ from ..errors import GeometryError
 from ..receptive_field import RFStep
 from . import rf as rfm
 from .api import Frontend
-from .model import Finding, GraphBuilder, ModuleCall, Trace, TraceFailure, axis_labels
+from .model import Finding, GraphBuilder, ModuleCall, Trace, TraceFailure, axis_labels, broadcast
 from .rf import Shape, TensorRF
 
 _ITEMSIZE: dict[str, int] = {
@@ -157,19 +157,6 @@ def _pairs(value: Any, nd: int) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
-def _broadcast(a: Shape, b: Shape) -> Optional[Shape]:
-    n = max(len(a), len(b))
-    pa = (1,) * (n - len(a)) + a
-    pb = (1,) * (n - len(b)) + b
-    out = []
-    for x, y in zip(pa, pb):
-        if x == y or y == 1:
-            out.append(x)
-        elif x == 1:
-            out.append(y)
-        else:
-            return None
-    return tuple(out)
 
 
 def _shape_rule(rf: Optional[TensorRF], in_shape: Shape, out_shape: Shape) -> Optional[TensorRF]:
@@ -815,7 +802,7 @@ def _h_merge(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple
     for s in shapes[1:]:
         if out is None:
             break
-        out = _broadcast(out, s)
+        out = broadcast(out, s)
     if out is None:
         ref = shapes[0]
         bad_dim = None
@@ -1017,7 +1004,7 @@ def _generic(tr: _Tracer, op: Any, group: int, ins: list[_Value], args: tuple[An
     kind = _OP_KINDS.get(cname)
     rfs: list[Optional[TensorRF]] = []
     issues: list[rfm.MergeIssue] = []
-    if kind is not None and len(shapes) == 1 and all(_broadcast(v.shape, shapes[0]) == shapes[0] for v in ins):
+    if kind is not None and len(shapes) == 1 and all(broadcast(v.shape, shapes[0]) == shapes[0] for v in ins):
         merged, issues = rfm.merge([(tr.rf(v), v.shape) for v in ins], shapes[0])
         rfs = [merged]
     elif cname in _OP_RESHAPES and ins and len(shapes) == 1:

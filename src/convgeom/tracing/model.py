@@ -27,7 +27,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Optional, Union
@@ -574,3 +574,41 @@ def _outputs_of(g: _Group) -> list[int]:
     (the last op's outputs if all were)."""
     outs = [t for t in g.op_outputs if t not in g.consumed]
     return outs or g.op_outputs[-1:]
+
+
+def with_axis(shapes: Sequence[Shape], dim: int, size: int) -> list[Shape]:
+    """``shapes`` with dimension ``dim`` of the first input set to ``size``."""
+    first = list(shapes[0])
+    first[dim] = size
+    return [tuple(first)] + list(shapes[1:])
+
+
+def nearest_sizes(n: int, accepts: Callable[[int], bool], limit: int) -> tuple[Optional[int], Optional[int]]:
+    """The sizes nearest to ``n`` (at most ``limit`` away, one below and one above) that
+    ``accepts``; ``None`` where there is none."""
+    below = above = None
+    for delta in range(1, limit + 1):
+        if below is None and n - delta >= 1 and accepts(n - delta):
+            below = n - delta
+        if above is None and accepts(n + delta):
+            above = n + delta
+        if below is not None and above is not None:
+            break
+    return below, above
+
+
+def broadcast(a: Shape, b: Shape) -> Optional[Shape]:
+    """NumPy broadcasting of two shapes, ``None`` if they do not broadcast."""
+    n = max(len(a), len(b))
+    pa = (1,) * (n - len(a)) + tuple(a)
+    pb = (1,) * (n - len(b)) + tuple(b)
+    out = []
+    for x, y in zip(pa, pb):
+        if x == y or y == 1:
+            out.append(x)
+        elif x == 1:
+            out.append(y)
+        else:
+            return None
+    return tuple(out)
+

@@ -43,7 +43,7 @@ from ..padding import check_padding_mode
 from ..receptive_field import RFStep
 from . import rf as rfm
 from .api import Frontend
-from .model import Finding, GraphBuilder, ModuleCall, Trace, TraceFailure
+from .model import Finding, GraphBuilder, ModuleCall, Trace, TraceFailure, broadcast
 from .rf import Shape, TensorRF
 
 Tensor = torch.Tensor
@@ -865,20 +865,6 @@ def _new(shape: Shape, like: Tensor, dtype: Optional[torch.dtype] = None) -> Ten
     return torch.empty(shape, dtype=dtype or like.dtype, device="meta")
 
 
-def _broadcast(a: Shape, b: Shape) -> Optional[Shape]:
-    """NumPy broadcasting of two shapes, ``None`` if they do not broadcast."""
-    n = max(len(a), len(b))
-    pa = (1,) * (n - len(a)) + a
-    pb = (1,) * (n - len(b)) + b
-    out = []
-    for x, y in zip(pa, pb):
-        if x == y or y == 1:
-            out.append(x)
-        elif x == 1:
-            out.append(y)
-        else:
-            return None
-    return tuple(out)
 
 
 def _engine(tr: _Tracer, fn: str, x: Tensor, rf: Optional[TensorRF], nd: int, call: Callable[[], Any],
@@ -1246,7 +1232,7 @@ def _h_binary(tr: _Tracer, func: Any, args: Sequence[Any], kwargs: dict[str, Any
     sa = tuple(a.shape) if isinstance(a, Tensor) else ()
     sb = tuple(b.shape) if isinstance(b, Tensor) else ()
     bld = tr.builder
-    maybe = _broadcast(sa, sb) if sa != sb else sa
+    maybe = broadcast(sa, sb) if sa != sb else sa
     if maybe is None:
         n = max(len(sa), len(sb))
         pa, pb = (1,) * (n - len(sa)) + sa, (1,) * (n - len(sb)) + sb
