@@ -3,9 +3,9 @@
     python benchmarks/bench_ops.py                 # markdown table on stdout
     python benchmarks/bench_ops.py --write BENCHMARKS.md   # also (re)write our section there
 
-float32; torch.set_num_threads() is set to NumPy's BLAS thread count (both are printed). Each
-shape alternates torch and convgeom runs (after warm-up) and reports medians, so slow drift in
-machine load hits both sides. GFLOP/s counts 2 * MACs of the direct convolution. The NumPy
+float32; torch.set_num_threads() is set to NumPy's BLAS thread count (both are printed). After a
+warm-up, rounds run every shape once (torch, then convgeom) and medians are reported, so a burst
+of load from other jobs touches one sample per shape and both sides alike. GFLOP/s counts 2 * MACs of the direct convolution. The NumPy
 peak is the best float32 matrix product rate over a few square sizes.
 """
 
@@ -102,7 +102,7 @@ def matmul_peak(np: object, seconds: float = 2.0) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=7, help="timed runs per side and shape (default 7)")
+    parser.add_argument("--repeats", type=int, default=15, help="timed runs per side and shape (default 15)")
     parser.add_argument("--only", default="", help="comma list of case numbers (1-based) to run")
     parser.add_argument("--write", metavar="FILE", help=f"replace the generated table in the section '{SECTION}' of FILE")
     args = parser.parse_args()
@@ -111,35 +111,38 @@ def main() -> int:
     import torch
     import torch.nn.functional as F
 
-    from convgeom.ops import conv, num_threads
+    from convgeom.ops import _parallel, conv, num_threads
 
     threads, source = blas_threads()
     torch.set_num_threads(threads)
+    with _parallel.single_threaded_blas() as active:
+        own = "yes" if active else "no"
     peak = matmul_peak(np)
     cases = [c for i, c in enumerate(CASES, 1) if not args.only or str(i) in args.only.split(",")]
-    rows = []
-    ratios = []
     rng = np.random.default_rng(0)
     functional = {3: F.conv1d, 4: F.conv2d, 5: F.conv3d}
+    prepared = []
     for case in cases:
         x = rng.standard_normal(case.x, dtype=np.float32)
         w = rng.standard_normal(case.w, dtype=np.float32)
-        xt, wt = torch.from_numpy(x), torch.from_numpy(w)
-        fn = functional[len(case.x)]
-
-        run_torch = functools.partial(_torch_call, torch, fn, xt, wt, case)
+        run_torch = functools.partial(_torch_call, torch, functional[len(case.x)], torch.from_numpy(x),
+                                      torch.from_numpy(w), case)
         run_ours = functools.partial(conv, x, w, None, case.stride, case.padding, 1, case.groups)
-        ref = run_torch().numpy()
-        got = run_ours()
-        err = float(np.abs(got - ref).max() / np.abs(ref).max())
-        t_torch, t_ours = [], []
-        for _ in range(args.repeats):
+        ref = run_torch().numpy()  # the first calls are the warm-up
+        err = float(np.abs(run_ours() - ref).max() / np.abs(ref).max())
+        prepared.append((case, run_torch, run_ours, err, [], []))
+    # rounds over all shapes, so that a burst of load from other jobs hits one sample per shape
+    for _ in range(args.repeats):
+        for _case, run_torch, run_ours, _err, t_torch, t_ours in prepared:
             t = time.perf_counter()
             run_torch()
             t_torch.append(time.perf_counter() - t)
             t = time.perf_counter()
             run_ours()
             t_ours.append(time.perf_counter() - t)
+    rows = []
+    ratios = []
+    for case, _, _, err, t_torch, t_ours in prepared:
         mt, mo = float(np.median(t_torch)), float(np.median(t_ours))
         ratios.append(mo / mt)
         rows.append((case, mt, mo, err))
@@ -157,24 +160,26 @@ def main() -> int:
             f"{case.flops / mo / 1e9:.1f} | {100 * case.flops / mo / 1e9 / peak:.0f}% | {err:.1e} |"
         )
     try:
-        load = " / ".join(f"{v:.2f}" for v in os.getloadavg())
+        load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     except OSError:
         load = "n/a"
     lines += [
         "",
         f"- geometric-mean ratio convgeom/torch: **{geo:.2f}**; worst: {worst[0]:.2f} ({worst[1]})",
         f"- NumPy float32 matmul peak: {peak:.1f} GFLOP/s",
-        f"- threads: NumPy BLAS {threads} (from {source}), torch.set_num_threads({threads}), "
-        f"convgeom copy threads {num_threads()}",
+        f"- threads: NumPy BLAS {threads} (read from {source}), torch.set_num_threads({threads}), "
+        f"convgeom {num_threads()} worker threads (BLAS set to 1 thread inside each op: {own})",
         f"- NumPy {np.__version__}, torch {torch.__version__}, Python {platform.python_version()}, "
-        f"{platform.machine()} with {os.cpu_count()} CPUs ({_cpu_name()}); load average before/after: "
-        f"{_load_before} / {load}",
-        f"- medians of {args.repeats} alternating runs per side after one warm-up each",
+        f"{platform.machine()} with {os.cpu_count()} CPUs ({_cpu_name()})",
+        f"- load average (1, 5, 15 min) before: {_load_before}; after: {load} (on a shared machine, "
+        "jobs running meanwhile slow both sides)",
+        f"- medians of {args.repeats} runs per side after one warm-up each; each round runs every shape "
+        "once, torch then convgeom",
     ]
     table = "\n".join(lines)
     print(table)
     if args.write:
-        command = "python benchmarks/bench_ops.py" + (f" --repeats {args.repeats}" if args.repeats != 7 else "")
+        command = "python benchmarks/bench_ops.py" + (f" --repeats {args.repeats}" if args.repeats != 15 else "")
         _write_section(Path(args.write), table, command)
     return 0
 
@@ -214,7 +219,7 @@ def _write_section(path: Path, table: str, command: str) -> None:
 
 
 try:
-    _load_before = " / ".join(f"{v:.2f}" for v in os.getloadavg())
+    _load_before = ", ".join(f"{v:.2f}" for v in os.getloadavg())
 except OSError:
     _load_before = "n/a"
 

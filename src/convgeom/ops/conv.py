@@ -4,8 +4,8 @@
 Kernels (all take ``(N, C, *spatial)`` after the engine has fixed the geometry):
 
 * pointwise (``k = 1``, no padding): one matrix product ``W @ x`` per group;
-* depthwise (one input channel per group): per channel, a small im2col and a matrix-vector
-  product, one channel per thread at a time;
+* depthwise (one input channel per group): per block of channels, a small im2col and a
+  batched matrix-vector product;
 * general: im2col on the flat phase grid (:mod:`._flat`, contiguous row copies) and one
   matrix product ``W (C_out/g, C_in/g * prod(k)) @ cols`` per group and chunk; chunks keep the
   buffer under ``max_buffer_bytes``;
@@ -46,8 +46,10 @@ _PREFERRED_COLS_BYTES = 1 * 2**20
 _PREFERRED_BLAS_THREADS_BYTES = 16 * 2**20
 # Per-group products below this many multiply-adds run one group per worker thread.
 _SMALL_PRODUCT = 2_000_000
-# One input channel per group and at most this many outputs per group: multiply-add taps.
+# One input channel per group and at most this many outputs per group: the depthwise kernel,
+# which handles up to this many channels per NumPy call.
 _DEPTHWISE_MAX_MULTIPLIER = 4
+_DEPTHWISE_BLOCK = 8
 
 
 def _check_groups(groups: object) -> int:
@@ -174,7 +176,7 @@ def conv_with_geometry(x: Array, w: Array, geo: LayerGeometry, max_buffer_bytes:
     layout = make_layout(kernel, stride, dilation, outputs)
     before = tuple(b for b, _ in pads)
     if w.shape[1] == 1 and w.shape[0] // groups <= _DEPTHWISE_MAX_MULTIPLIER:
-        return _depthwise_taps(x, w, layout, stride, before, padded, outputs, groups)
+        return _depthwise_taps(x, w, layout, stride, before, padded, outputs, groups, max_buffer_bytes)
     phases = scatter_phases(x, layout, stride, before, padded)
     return _gemm_flat(phases, w, layout, batch, outputs, groups, max_buffer_bytes)
 
@@ -230,9 +232,12 @@ def _gemm_flat(
         inner = tuple(math.prod(grp.counts[a + 1:]) for a in range(len(grp.counts)))
         plans.append((grp.phase * phases.shape[1] * total + grp.offset, row, grp.counts, grp.steps, grp.size, inner))
         row += c_per * grp.size
+    column_bytes = groups * k_rows * item
     with _parallel.single_threaded_blas() as own_threads:
         preferred = _PREFERRED_COLS_BYTES if own_threads or _parallel.blas_threads() == 1 else _PREFERRED_BLAS_THREADS_BYTES
-        max_columns = chunk_length(groups * k_rows * item, valid, max_buffer_bytes, preferred)
+        # every worker holds one buffer: together they stay within max_buffer_bytes
+        workers = min(_parallel.num_threads(), max(1, max_buffer_bytes // column_bytes)) if own_threads else 1
+        max_columns = chunk_length(column_bytes, valid, max_buffer_bytes // workers, preferred)
         chunks = plan_chunks(layout, batch, outputs, max_columns)
         longest = max(c.length for c in chunks)
         copy: Callable[[Array, Array], None] = np.copyto if own_threads else _parallel.copy
@@ -263,7 +268,7 @@ def _gemm_flat(
 
             return work
 
-        _parallel.run_workers(len(chunks), make_worker, threads=None if own_threads else 1)
+        _parallel.run_workers(len(chunks), make_worker, threads=workers)
     return result
 
 
@@ -276,13 +281,15 @@ def _depthwise_taps(
     padded: tuple[int, ...],
     outputs: tuple[int, ...],
     groups: int,
+    max_buffer_bytes: int,
 ) -> Array:
-    """One input channel per group: ``out[o] = w[o] @ cols`` with the ``prod(k) x l`` im2col of
-    channel ``o // m`` alone (a matrix-vector product).
+    """One input channel per group: ``out[o] = w[o] @ cols(o // m)``, the ``prod(k) x l`` im2col
+    of that channel alone, for a block of channels at a time (a batched matrix-vector product).
 
-    Each thread takes whole channels: it copies its channel into the flat phase layout, and per
-    run of ``l`` columns copies the taps (one strided copy per tap group) and multiplies; all of
-    it stays in cache."""
+    Each thread takes blocks of channels: it copies them into the flat phase layout, then per run
+    of columns copies the taps (one strided copy per tap group) and multiplies; runs are sized so
+    the buffer stays near the cache, and blocks so that each NumPy call has real work (threads
+    contend for the GIL between calls)."""
     batch = x.shape[0]
     c_out = w.shape[0]
     mult = c_out // groups
@@ -292,38 +299,46 @@ def _depthwise_taps(
         [w[(slice(None), 0) + np.ix_(*grp.taps)].reshape(groups, mult, grp.size) for grp in layout.groups], axis=2
     )
     result = np.empty((batch, c_out) + outputs, dtype=x.dtype)
-    run = min(valid, max(1024, _PREFERRED_COLS_BYTES // (taps * x.itemsize)))
+    threads = _parallel.num_threads()
+    block = max(1, min(_DEPTHWISE_BLOCK, groups // (4 * threads), max_buffer_bytes // (threads * taps * x.itemsize)))
+    workers = max(1, min(threads, max_buffer_bytes // (block * taps * x.itemsize)))
+    # each worker's im2col buffer: block * taps * run values, all of them within max_buffer_bytes
+    run = chunk_length(block * taps * x.itemsize, valid, max_buffer_bytes // workers, _PREFERRED_COLS_BYTES)
     copies = phase_copies(tuple(x.shape[2:]), layout, stride, pad_before, padded)
+    blocks = -(-groups // block)
 
     def make_worker() -> Callable[[int], None]:
-        row = np.empty((mult, valid), dtype=x.dtype)
-        buffer = np.empty(taps * run, dtype=x.dtype)
-        reuse: list[Array] = []
+        rows = np.empty((block, mult, valid), dtype=x.dtype)
+        buffer = np.empty(block * taps * run, dtype=x.dtype)
+        reuse: dict[int, Array] = {}
 
-        def work(group: int) -> None:
-            source = scatter_phases(x[:, group:group + 1], layout, stride, pad_before, padded, parallel=False,
-                                    out=reuse[0] if reuse else None, copies=copies)
-            reuse[:] = [source]
+        def work(index: int) -> None:
+            g0, g1 = index * block, min(groups, (index + 1) * block)
+            count = g1 - g0
+            source = scatter_phases(x[:, g0:g1], layout, stride, pad_before, padded, parallel=False,
+                                    out=reuse.get(count), copies=copies)
+            reuse[count] = source
             flat = source.reshape(-1)
-            per_phase = source.shape[-1]
+            per_phase = source.shape[1] * source.shape[2]
             for start in range(0, valid, run):
                 size = min(run, valid - start)
                 first = 0
                 for grp in layout.groups:
-                    shape = grp.counts + (size,)
+                    shape = (count,) + grp.counts + (size,)
                     inner = tuple(math.prod(grp.counts[a + 1:]) * size for a in range(len(grp.counts)))
-                    src = strided(flat, grp.phase * per_phase + grp.offset + start, shape, grp.steps + (1,))
-                    np.copyto(strided(buffer, first * size, shape, inner + (1,)), src)
+                    src = strided(flat, grp.phase * per_phase + grp.offset + start, shape,
+                                  (source.shape[2],) + grp.steps + (1,))
+                    np.copyto(strided(buffer, first * size, shape, (taps * size,) + inner + (1,)), src)
                     first += grp.size
-                np.matmul(wm[group], buffer[: taps * size].reshape(taps, size), out=row[:, start:start + size])
-            for m in range(mult):
-                view = strided(row[m], 0, (batch,) + outputs, (layout.cells,) + layout.pitch)
-                np.copyto(result[:, group * mult + m], view)
+                cols = buffer[: count * taps * size].reshape(count, taps, size)
+                np.matmul(wm[g0:g1], cols, out=rows[:count, :, start:start + size])
+            view = strided(rows.reshape(-1), 0, (count * mult, batch) + outputs, (valid, layout.cells) + layout.pitch)
+            np.copyto(np.swapaxes(result[:, g0 * mult:g1 * mult], 0, 1), view)
 
         return work
 
     with _parallel.single_threaded_blas() as own_threads:
-        _parallel.run_workers(groups, make_worker, threads=None if own_threads else 1)
+        _parallel.run_workers(blocks, make_worker, threads=workers if own_threads else 1)
     return result
 
 
