@@ -8,6 +8,8 @@ each side, ``o`` the output size. Window ``i`` reads input taps ``i*s - pad_befo
 
 from __future__ import annotations
 
+import math
+
 
 def effective_kernel(kernel: int, dilation: int) -> int:
     """``e = d*(k-1) + 1`` (Dumoulin & Visin, relationship 15)."""
@@ -109,4 +111,18 @@ def adaptive_windows(n: int, output: int) -> tuple[tuple[int, int], ...]:
     """Adaptive pooling windows ``[floor(i*n/o), ceil((i+1)*n/o))``
     (PyTorch ``aten/src/ATen/native/AdaptivePooling.h`` ``start_index``/``end_index``).
     """
-    return tuple(((i * n) // output, ceil_div((i + 1) * n, output)) for i in range(output))
+    return tuple(adaptive_window(n, output, i) for i in range(output))
+
+
+def adaptive_window(n: int, output: int, i: int) -> tuple[int, int]:
+    """Window ``i`` of adaptive pooling: ``(floor(i*n/o), ceil((i+1)*n/o))``."""
+    return (i * n) // output, ceil_div((i + 1) * n, output)
+
+
+def adaptive_max_window(n: int, output: int) -> int:
+    """The largest adaptive-pooling window. Sizes repeat with period ``o / gcd(n, o)``, so only
+    one period is scanned; past 100,000 the bound ``ceil(n/o) + 1`` is returned instead."""
+    period = output // math.gcd(n, output)
+    if period > 100_000:
+        return ceil_div(n, output) + 1
+    return max(b - a for a, b in (adaptive_window(n, output, i) for i in range(period)))

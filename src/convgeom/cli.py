@@ -15,6 +15,9 @@ from typing import Any, NoReturn, Optional
 
 from .errors import GeometryError
 
+#: Largest total output for which ``--json`` lists every adaptive-pooling window.
+MAX_LISTED_WINDOWS = 10_000
+
 #: Modules that add subcommands: each has ``register(subparsers)``.
 PLUGINS = ("convgeom.ops.cli", "convgeom.tracing.cli")
 
@@ -173,7 +176,9 @@ def _result_json(result: Any) -> dict[str, Any]:
     data: dict[str, Any] = {"input": list(result.input), "output": list(result.output)}
     if hasattr(result, "windows"):
         data["op"] = result.op
-        data["windows"] = [[list(w) for w in axis] for axis in result.windows]
+        # listing every window is O(output): only for outputs a person could read
+        data["windows"] = ([[list(w) for w in axis] for axis in result.windows]
+                           if sum(result.output) <= MAX_LISTED_WINDOWS else None)
     else:
         data["op"] = "interpolate"
         data["mode"] = result.mode

@@ -122,9 +122,10 @@ def explain(result: Result) -> str:
     """The derivation of ``result``, per axis, with the framework rule that chose the padding."""
     if isinstance(result, AdaptivePoolGeometry):
         lines = [f"{result.op} (PyTorch): input {_shape(result.input)} -> output {_shape(result.output)}"]
-        for i, (n, o, w) in enumerate(zip(result.input, result.output, result.windows)):
+        for i, (n, o) in enumerate(zip(result.input, result.output)):
             lines.append(f"axis {i}: window j covers [floor(j*{n}/{o}), ceil((j+1)*{n}/{o}))")
-            lines.append("  windows: " + ", ".join(f"[{a},{b})" for a, b in w[:10]) + (" ..." if len(w) > 10 else ""))
+            shown = [result.window(i, j) for j in range(min(o, 10))]
+            lines.append("  windows: " + ", ".join(f"[{a},{b})" for a, b in shown) + (" ..." if o > 10 else ""))
         return "\n".join(lines)
     if isinstance(result, ResizeGeometry):
         lines = [f"interpolate ({result.mode}): input {_shape(result.input)} -> output {_shape(result.output)}"]

@@ -388,6 +388,10 @@ class AdaptivePoolGeometry:
         """Per axis, ``(start, end)`` of every window (computed on demand: O(output))."""
         return tuple(arithmetic.adaptive_windows(n, o) for n, o in zip(self.input, self.output))
 
+    def window(self, axis: int, i: int) -> tuple[int, int]:
+        """``(start, end)`` of window ``i`` on ``axis``, without listing the others."""
+        return arithmetic.adaptive_window(self.input[axis], self.output[axis], i)
+
     @property
     def uniform(self) -> tuple[Optional[tuple[int, int]], ...]:
         """Per axis ``(kernel, stride)`` when adaptive pooling equals a plain pool (n % o == 0)."""
@@ -399,8 +403,9 @@ class AdaptivePoolGeometry:
         from fractions import Fraction
 
         return tuple(
-            RFStep(Fraction(max((b - a for a, b in w), default=1)), Fraction(n, o) if o else Fraction(1), Fraction(0))
-            for n, o, w in zip(self.input, self.output, self.windows)
+            RFStep(Fraction(arithmetic.adaptive_max_window(n, o)), Fraction(n, o), Fraction(0)) if o
+            else RFStep.identity()
+            for n, o in zip(self.input, self.output)
         )
 
 
