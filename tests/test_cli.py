@@ -118,3 +118,14 @@ def test_import_is_light() -> None:
     code = "import sys, convgeom; convgeom.conv(7, 3); print(sorted(m for m in ('numpy', 'torch', 'onnx', 'keras') if m in sys.modules))"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip() == "[]"
+
+
+def test_huge_adaptive_output_does_not_enumerate_windows() -> None:
+    proc = run("shape", "adaptive-avg-pool", "--input", "5", "--output", str(10**12), "--json")
+    assert proc.returncode == 0
+    data = json.loads(proc.stdout)
+    assert data["output"] == [10**12] and data["windows"] is None
+    y = torch.nn.functional.adaptive_avg_pool1d(torch.arange(10.0).view(1, 1, 10), 3)
+    proc = run("shape", "adaptive-avg-pool", "--input", "10", "--output", "3", "--json")
+    windows = json.loads(proc.stdout)["windows"][0]
+    assert [sum(range(a, b)) / (b - a) for a, b in windows] == pytest.approx(y.flatten().tolist())
