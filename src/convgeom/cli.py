@@ -169,12 +169,12 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 
 def _result_json(result: Any) -> dict[str, Any]:
-    from .geometry import LayerGeometry
+    from .geometry import AdaptivePoolGeometry, LayerGeometry
 
     if isinstance(result, LayerGeometry):
         return result.to_dict()
     data: dict[str, Any] = {"input": list(result.input), "output": list(result.output)}
-    if hasattr(result, "windows"):
+    if isinstance(result, AdaptivePoolGeometry):
         data["op"] = result.op
         # listing every window is O(output): only for outputs a person could read
         data["windows"] = ([[list(w) for w in axis] for axis in result.windows]
