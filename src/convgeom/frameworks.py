@@ -505,8 +505,6 @@ class TensorFlow(Dialect):
     def conv(self, r: Request) -> Plan:
         mode = self._strings(r, ("valid", "same", "causal") if r.ndim == 1 else ("valid", "same"))
         self._stride_and_dilation(r)
-        if r.groups > 1 and r.in_channels is not None and r.in_channels % r.groups:
-            raise self.reject("channels not divisible by groups", "", "")
         axes = []
         for n, e, s in zip(r.input, r.effective_kernel, r.stride):
             if mode == "same":
