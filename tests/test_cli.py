@@ -129,3 +129,12 @@ def test_huge_adaptive_output_does_not_enumerate_windows() -> None:
     proc = run("shape", "adaptive-avg-pool", "--input", "10", "--output", "3", "--json")
     windows = json.loads(proc.stdout)["windows"][0]
     assert [sum(range(a, b)) / (b - a) for a, b in windows] == pytest.approx(y.flatten().tolist())
+
+
+def test_explain_truncating_pool_output() -> None:
+    import convgeom as cg
+
+    r = cg.max_pool(1, 2, 3, ((0, 0),), framework="onnx")  # ORT: a partial window, no error
+    text = cg.explain(r)
+    assert f"trunc(-1 / 3) + 1 = {r.output[0]}" in text
+    assert r.output[0] == 1 + (-1 // 3) + 1  # truncation, not floor: one more window than floor

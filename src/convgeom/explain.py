@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Union
 
+from .arithmetic import tdiv
 from .errors import GeometryError
 from .frameworks import get_dialect
 from .geometry import (
@@ -76,6 +77,11 @@ def output_formula(a: AxisGeometry) -> str:
             )
         return line
     value = numerator // s + 1
+    if value != a.output and a.output == tdiv(numerator, s) + 1:
+        # TensorFlow / ONNX Runtime pools divide with C++ truncation: a window larger than the
+        # input still gives trunc(...) + 1 windows
+        return (f"trunc(({n} + {pads} - {e}) / {s}) + 1 = trunc({numerator} / {s}) + 1 = {a.output}"
+                " (C++ division truncates toward zero)")
     line = f"floor(({n} + {pads} - {e}) / {s}) + 1 = floor({numerator} / {s}) + 1 = {value}"
     if value != a.output:  # JAX clamps an empty result at 0
         line += f" -> {a.output} (empty axis)"
