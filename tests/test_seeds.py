@@ -8,7 +8,7 @@ import warnings
 import pytest
 
 import convgeom as cg
-from convgeom.explain import explain, explain_call
+from convgeom.explanation import explain, explain_call
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

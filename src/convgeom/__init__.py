@@ -31,8 +31,8 @@ _EXPORTS: dict[str, str] = {
     "interpolate": "convgeom.geometry",
     "RFStep": "convgeom.receptive_field",
     "ReceptiveField": "convgeom.receptive_field",
-    "explain": "convgeom.explain",
-    "explain_call": "convgeom.explain",
+    "explain": "convgeom.explanation",
+    "explain_call": "convgeom.explanation",
     "same_padding": "convgeom.solve",
     "same_profile": "convgeom.solve",
     "padding_for_output": "convgeom.solve",
@@ -55,7 +55,7 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from .errors import GeometryError
-    from .explain import explain, explain_call
+    from .explanation import explain, explain_call
     from .geometry import (
         AdaptivePoolGeometry,
         AxisGeometry,

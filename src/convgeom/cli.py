@@ -187,7 +187,7 @@ def _result_json(result: Any) -> dict[str, Any]:
 
 
 def cmd_shape(args: argparse.Namespace) -> int:
-    from .explain import OPS, output_formula
+    from .explanation import OPS, output_formula
     from .geometry import LayerGeometry
 
     op, params = layer_params(args)
@@ -196,7 +196,7 @@ def cmd_shape(args: argparse.Namespace) -> int:
         print(json.dumps(_result_json(result)))
         return 0
     if not isinstance(result, LayerGeometry):
-        from .explain import explain
+        from .explanation import explain
 
         print(explain(result))
         return 0
@@ -214,7 +214,7 @@ def cmd_shape(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from .explain import OPS, explain, explain_call
+    from .explanation import OPS, explain, explain_call
 
     op, params = layer_params(args)
     try:
