@@ -401,3 +401,24 @@ def test_huge_parameters_are_cheap(call: Any, huge: int) -> None:
             call(huge)
     except GeometryError as exc:
         assert "\n" not in str(exc)
+
+
+@PROPS
+@given(
+    st.sampled_from(("conv", "conv_transpose", "max_pool", "avg_pool")),
+    st.sampled_from(("torch", "tensorflow", "jax", "onnx")),
+    st.lists(st.integers(1, 6), min_size=1, max_size=3),
+    st.integers(1, 8),
+    st.integers(1, 4),
+    st.sampled_from((0, 1, 3, "same", "valid")),
+)
+def test_error_axis_matches_message(op: str, fw: str, n: list[int], k: int, s: int, p: object) -> None:
+    """Tracers locate failures through ``GeometryError.axis``: it must name the axis the
+    message names."""
+    import re
+
+    try:
+        getattr(convgeom, op)(tuple(n), k, s, p, framework=fw)
+    except GeometryError as exc:
+        named = re.search(r"on axis (\d+)", exc.problem)
+        assert exc.axis == (int(named.group(1)) if named else None)

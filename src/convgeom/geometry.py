@@ -431,13 +431,13 @@ def _adaptive(op: str, input: IntOrTuple, output_size: Union[int, Sequence[Optio
             raise GeometryError(
                 f"input size must be >= 1, got {n} on axis {axis}",
                 f"PyTorch {op}: Expected input to have non-zero size for non-batch dimensions",
-                "use a non-empty input",
+                "use a non-empty input", axis=axis,
             )
         if o < 0:
             raise GeometryError(
                 f"output size must be >= 0, got {o} on axis {axis}",
                 f"PyTorch {op}: elements of output_size must be greater than or equal to 0",
-                "use a non-negative output size",
+                "use a non-negative output size", axis=axis,
             )
     return AdaptivePoolGeometry(op, sizes_in, sizes_out)
 
@@ -535,7 +535,7 @@ def interpolate(
             raise GeometryError(
                 f"input ({n}) and output ({o}) sizes must be > 0 on axis {axis}",
                 "PyTorch F.interpolate: Input and output sizes should be greater than 0",
-                "use a larger scale_factor or size",
+                "use a larger scale_factor or size", axis=axis,
             )
     return ResizeGeometry(sizes_in, sizes_out, mode, scales, None if size is not None else scales)
 

@@ -88,6 +88,7 @@ def check_padding_mode(mode: str, n: int, before: int, after: int, axis: int) ->
                     f"reflect padding {pad} ({side}) on axis {axis} is not smaller than the input size {n}",
                     "PyTorch F.pad reflect: padding size should be less than the corresponding input dimension",
                     f"use padding <= {n - 1} on that axis, or padding_mode='replicate'",
+                    axis=axis,
                 )
     elif mode == "circular":
         # a negative side crops first; the wrap then copies from what is left
@@ -98,4 +99,5 @@ def check_padding_mode(mode: str, n: int, before: int, after: int, axis: int) ->
                     f"circular padding {pad} ({side}) on axis {axis} exceeds the {kept} cells it wraps from",
                     "PyTorch F.pad circular: padding value causes wrapping around more than once",
                     f"use padding <= {kept} on that axis, or padding_mode='replicate'",
+                    axis=axis,
                 )

@@ -116,6 +116,7 @@ def padding_for_output(
             raise GeometryError(
                 f"no padding gives output {o} on axis {axis} (input {n}, kernel {k}, stride {s}, dilation {d})",
                 fix=f"outputs reachable with non-negative padding start at {(n - e) // s + 1}; crop the input or pick a larger kernel/stride",
+                axis=axis,
             )
         even = [t for t in totals if t % 2 == 0]
         total = even[0] if even else totals[0]

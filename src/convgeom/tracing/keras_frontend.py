@@ -168,10 +168,6 @@ def _shape_rule(rf: Optional[TensorRF], in_shape: Shape, out_shape: Shape) -> Op
     return rfm.reshape(rf, in_shape, out_shape)
 
 
-def _failure_axis(message: str) -> Optional[int]:
-    m = re.search(r"on axis (\d+)", message)
-    return int(m.group(1)) if m else None
-
 
 def _unique(ids: Sequence[int]) -> list[int]:
     out: list[int] = []
@@ -237,7 +233,7 @@ class _Tracer:
             raise self.engine_failure(x, spatial, exc) from exc
 
     def engine_failure(self, x: _Value, spatial: Sequence[int], exc: GeometryError) -> TraceFailure:
-        axis = _failure_axis(exc.problem)
+        axis = exc.axis
         dim = spatial[axis] if axis is not None and axis < len(spatial) else None
         return self.failure(exc.problem, exc.rule, [x.shape], dim, self.rf(x), exc.fix)
 

@@ -350,10 +350,7 @@ def _engine(tr: _OnnxTracer, x: _Val, nd: int, call: Callable[[], Any]) -> Any:
     try:
         return call()
     except GeometryError as exc:
-        import re
-
-        m = re.search(r"on axis (\d+)", exc.problem)
-        dim = None if m is None else len(x.shape) - nd + int(m.group(1))
+        dim = None if exc.axis is None else len(x.shape) - nd + exc.axis
         rf = tr.builder.rf(x.tid) if x.tid is not None else None
         raise tr.fail(exc.problem, exc.rule, [x.shape], dim, rf, exc.fix) from exc
 

@@ -26,7 +26,6 @@ How it works
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -137,11 +136,6 @@ def _flat(value: Any, out: list[Tensor]) -> list[Tensor]:
             _flat(v, out)
     return out
 
-
-def _failure_axis(message: str) -> Optional[int]:
-    """The op axis named in an engine error ("... on axis 1 ...")."""
-    m = re.search(r"on axis (\d+)", message)
-    return int(m.group(1)) if m else None
 
 
 @dataclass
@@ -881,7 +875,7 @@ def _engine(tr: _Tracer, fn: str, x: Tensor, rf: Optional[TensorRF], nd: int, ca
             tr.geometry_cache[key] = result
         return result
     except GeometryError as exc:
-        axis = _failure_axis(exc.problem)
+        axis = exc.axis
         dim = None if axis is None else x.dim() - nd + axis
         raise tr.failure(fn, exc.problem, exc.rule, [tuple(x.shape)], dim, rf, exc.fix) from exc
 
