@@ -9,6 +9,7 @@ in float64 and 1e-5 in float32; shapes identical.
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import numpy as np
@@ -230,3 +231,48 @@ def test_conv_flops_reference_large_shape() -> None:
     ref = F.conv2d(torch.from_numpy(x), torch.from_numpy(w), None, 1, 1).numpy()
     check(conv(x, w, None, 1, 1, max_buffer_bytes=200_000), ref, np.float32)
     assert math.isfinite(float(np.abs(ref).max()))
+
+
+ROW_TAP_CASES = [
+    # (x shape, w shape, stride, padding, dilation, groups, max_buffer_bytes)
+    ((2, 6, 11, 13), (4, 6, 3, 3), 1, 1, 1, 1, 256 * 2**20),
+    ((2, 6, 11, 13), (6, 3, 3, 2), 1, (2, 0), (2, 1), 2, 256 * 2**20),
+    ((1, 4, 17, 15), (5, 4, 4, 3), 2, 3, 2, 1, 256 * 2**20),  # dilation = stride: one tap group
+    ((2, 3, 5, 7, 9), (4, 3, 3, 3, 3), 1, 1, 1, 1, 256 * 2**20),
+    ((2, 3, 5, 7, 9), (6, 1, 2, 3, 2), 1, 1, 1, 3, 256 * 2**20),
+    ((3, 8, 40, 41), (6, 8, 3, 3), 1, 1, 1, 1, 200_000),  # chunks of a few rows per image
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation, groups, limit", ROW_TAP_CASES)
+def test_row_tap_kernel_matches_torch(monkeypatch: pytest.MonkeyPatch, x_shape: tuple[int, ...],
+                                      w_shape: tuple[int, ...], stride: int, padding: object, dilation: object,
+                                      groups: int, limit: int) -> None:
+    """These configurations take the row-tap kernel (the flat im2col kernel is disabled)."""
+    conv_module = importlib.import_module("convgeom.ops.conv")  # the module, not the function
+
+    def flat_kernel_called(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the flat im2col kernel ran instead of the row-tap kernel")
+
+    monkeypatch.setattr(conv_module, "_gemm_flat", flat_kernel_called)
+    rng = np.random.default_rng(len(x_shape) + w_shape[0])
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    ref = CONV[len(x_shape) - 2](torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), stride, padding,
+                                 dilation, groups).numpy()
+    check(conv(x, w, b, stride, padding, dilation, groups, max_buffer_bytes=limit), ref, np.float64)
+    check(conv(x.astype(np.float32), w, b, stride, padding, dilation, groups, max_buffer_bytes=limit),
+          ref.astype(np.float32), np.float32)
+
+
+def test_row_tap_kernel_falls_back_when_rows_do_not_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A buffer limit too small for a chunk as long as the extra kernel rows: the flat kernel runs."""
+    conv_module = importlib.import_module("convgeom.ops.conv")  # the module, not the function
+
+    def row_kernel_called(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the row-tap kernel ran with a buffer limit it cannot meet")
+
+    monkeypatch.setattr(conv_module, "_gemm_row_taps", row_kernel_called)
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((2, 8, 30, 60)), rng.standard_normal((6, 8, 3, 3))
+    ref = F.conv2d(torch.from_numpy(x), torch.from_numpy(w), None, 1, 1).numpy()
+    check(conv(x, w, None, 1, 1, max_buffer_bytes=20_000), ref, np.float64)

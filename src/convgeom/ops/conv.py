@@ -8,8 +8,8 @@ Kernels (all take ``(N, C, *spatial)`` after the engine has fixed the geometry):
   batched matrix-vector product;
 * general: im2col on the flat phase grid (:mod:`._flat`, contiguous row copies) and one
   matrix product ``W (C_out/g, C_in/g * prod(k)) @ cols`` per group and chunk; chunks keep the
-  buffer under ``max_buffer_bytes``; in 3-D with depth stride 1, the 2-D im2col of each depth
-  plane is built once into a ring of ``k_d`` planes (:func:`_gemm_planes`);
+  buffer under ``max_buffer_bytes``; with one tap group (stride 1, say) in 2-D and up, the
+  row axis's taps move from the im2col into the product's rows (:func:`_gemm_row_taps`);
 * transposed: the gradient formulation, ``cols = W^T @ x`` per group and chunk, then col2im as
   ``prod(k)`` shifted adds into the flat phase grid of the output.
 """
@@ -51,8 +51,9 @@ _SMALL_PRODUCT = 2_000_000
 # which handles up to this many channels per NumPy call.
 _DEPTHWISE_MAX_MULTIPLIER = 4
 _DEPTHWISE_BLOCK = 8
-# Buffers of one band of the 3-D depth-ring kernel (:func:`_gemm_planes`).
-_PLANE_BAND_BYTES = 1 * 2**20
+# Buffers of one chunk of the row-tap kernel (:func:`_gemm_row_taps`); tuned with
+# benchmarks/bench_ops_alternatives.py.
+_PREFERRED_ROW_TAPS_BYTES = 2 * 2**20
 
 
 def _check_groups(groups: object) -> int:
@@ -181,9 +182,9 @@ def conv_with_geometry(x: Array, w: Array, geo: LayerGeometry, max_buffer_bytes:
     if w.shape[1] == 1 and w.shape[0] // groups <= _DEPTHWISE_MAX_MULTIPLIER:
         return _depthwise_taps(x, w, layout, stride, before, padded, outputs, groups, max_buffer_bytes)
     phases = scatter_phases(x, layout, stride, before, padded)
-    rows = _band_rows(w, layout, stride, dilation, outputs, phases.itemsize, max_buffer_bytes)
-    if rows:
-        return _gemm_planes(phases, w, layout, batch, outputs, groups, rows)
+    columns = _row_tap_columns(w, layout, groups, phases.itemsize, max_buffer_bytes, _parallel.num_threads())
+    if columns:
+        return _gemm_row_taps(phases, w, layout, batch, outputs, groups, columns)
     return _gemm_flat(phases, w, layout, batch, outputs, groups, max_buffer_bytes)
 
 
@@ -278,95 +279,84 @@ def _gemm_flat(
     return result
 
 
-def _band_rows(
-    w: Array,
-    layout: FlatLayout,
-    stride: tuple[int, ...],
-    dilation: tuple[int, ...],
-    outputs: tuple[int, ...],
-    item: int,
-    max_buffer_bytes: int,
-) -> int:
-    """Output rows per band of :func:`_gemm_planes`, or 0 when that kernel does not apply (not
-    3-D, depth stride or dilation not 1, several tap groups, or not even one row's buffers fit
-    in ``max_buffer_bytes`` for every worker)."""
-    if len(outputs) != 3 or stride[0] != 1 or dilation[0] != 1 or len(layout.groups) != 1 or w.shape[2] < 2:
+def _row_tap_columns(w: Array, layout: FlatLayout, groups: int, item: int, max_buffer_bytes: int, workers: int) -> int:
+    """Output columns per chunk of :func:`_gemm_row_taps`, or 0 when that kernel does not apply:
+    not one tap group, fewer than 2 axes or row taps, or buffers for a chunk at least as long as
+    the ``(k_h - 1)`` rows it adds do not fit in ``max_buffer_bytes`` for every worker."""
+    if len(layout.groups) != 1 or len(layout.grid) < 2:
         return 0
-    column_bytes = (w.shape[1] * math.prod(w.shape[2:]) + w.shape[0]) * item
-    span_w = layout.span((1, 1, outputs[2]))
-    limit = max_buffer_bytes // _parallel.num_threads()
-    if column_bytes * span_w > limit:
+    grp = layout.groups[0]
+    row_taps = grp.counts[-2]
+    if row_taps < 2:
         return 0
-    columns = min(limit, _PLANE_BAND_BYTES) // column_bytes
-    return int(max(1, min(outputs[1], (columns - span_w) // layout.pitch[1] + 1)))
+    extra = (row_taps - 1) * grp.steps[-2]
+    column_bytes = (w.shape[1] * grp.size * groups // row_taps + (row_taps + 1) * w.shape[0]) * item
+    columns = min(max_buffer_bytes // workers, _PREFERRED_ROW_TAPS_BYTES) // column_bytes - extra
+    return columns if columns >= extra else 0
 
 
-def _gemm_planes(
+def _gemm_row_taps(
     phases: Array,
     w: Array,
     layout: FlatLayout,
     batch: int,
     outputs: tuple[int, ...],
     groups: int,
-    rows: int,
+    columns: int,
 ) -> Array:
-    """3-D, depth stride 1, in bands of ``rows`` output rows: the 2-D im2col of each input depth
-    plane's band (``C_in/g * k_h * k_w`` rows) is built once, into a ring of ``k_d`` planes, and
-    output plane ``z`` is one matrix product of the ring (planes ``z .. z + k_d - 1`` in ring
-    order) with the weight, its depth taps rotated to match: a third of the copies of the flat
-    im2col, with the buffers near the caches."""
-    c_out, c_per, depth = w.shape[:3]
+    """One tap group, 2 or more axes: the taps of the row axis (``nd - 2``, ``k_h`` of them) go
+    into the rows of the product instead of the im2col. Per chunk, ``H`` is the im2col of the
+    other taps (``C_in/g * prod(k) / k_h`` rows) over the chunk and ``k_h - 1`` more grid rows,
+    ``Y = W' @ H`` with ``W'`` ``(k_h * C_out/g, C_in/g * prod(k) / k_h)`` per group, and the
+    output is the sum of the ``k_h`` row blocks of ``Y``, each shifted by its tap's row: a third
+    of the copies of the flat im2col for 3x3 kernels, and a squarer product
+    (``benchmarks/bench_ops_alternatives.py``)."""
+    c_out, c_per = w.shape[:2]
     out_per = c_out // groups
     grp = layout.groups[0]
-    k_plane = c_per * grp.size // depth
+    row = len(grp.counts) - 2
+    row_taps = grp.counts[row]
+    shifts = [t * grp.steps[row] for t in range(row_taps)]
+    extra = shifts[-1]
+    k_counts = grp.counts[:row] + grp.counts[row + 1:]
+    k_steps = grp.steps[:row] + grp.steps[row + 1:]
+    k_rows = c_per * math.prod(k_counts)
+    taps = w[(slice(None), slice(None)) + np.ix_(*grp.taps)].reshape((groups, out_per, c_per) + grp.counts)
+    # rows (row tap, output channel), columns (input channel, other taps)
+    wm = np.ascontiguousarray(np.moveaxis(taps, 3 + row, 1)).reshape(groups, row_taps * out_per, k_rows)
     total = phases.shape[-1]
-    pitch = layout.pitch
-    span_w = layout.span((1, 1, outputs[2]))
-    band = (rows - 1) * pitch[1] + span_w
     flat_phases = phases.reshape(-1)
     base = grp.phase * phases.shape[1] * total + grp.offset
-    wg = w[(slice(None), slice(None)) + np.ix_(*grp.taps)].reshape((groups, out_per, c_per, depth) + grp.counts[1:])
-    # rotation r: ring slot s holds the plane of depth tap (s - r) % depth
-    rotated = [
-        np.ascontiguousarray(np.moveaxis(wg[:, :, :, [(s - r) % depth for s in range(depth)]], 3, 2)).reshape(
-            groups, out_per, depth * k_plane)
-        for r in range(depth)
-    ]
     result = np.empty((batch, c_out) + outputs, dtype=phases.dtype)
+    chunks = plan_chunks(layout, batch, outputs, columns)
+    longest = max(c.length for c in chunks)
     with _parallel.single_threaded_blas() as own_threads:
-        workers = _parallel.num_threads() if own_threads else 1
-        bands = [(h0, min(outputs[1], h0 + rows)) for h0 in range(0, outputs[1], rows)]
-        # at least four items per worker, so that the workers finish together
-        ranges = max(1, min(outputs[0] // depth, -(-4 * workers // (batch * len(bands)))))
-        bounds = [outputs[0] * i // ranges for i in range(ranges + 1)]
-        items = [(n, h, bounds[i], bounds[i + 1]) for n in range(batch) for h in bands for i in range(ranges)]
 
         def make_worker() -> Callable[[int], None]:
-            ring = np.empty(groups * depth * k_plane * band, dtype=phases.dtype)
-            scratch = np.empty(c_out * band, dtype=phases.dtype)
-            inner = tuple(math.prod(grp.counts[a + 1:]) for a in range(1, len(grp.counts)))
+            h_buffer = np.empty(groups * k_rows * (longest + extra), dtype=phases.dtype)
+            y_buffer = np.empty(row_taps * c_out * (longest + extra), dtype=phases.dtype)
+            sum_buffer = np.empty(c_out * longest, dtype=phases.dtype)
 
             def work(index: int) -> None:
-                n, (h0, h1), z0, z1 = items[index]
-                size = (h1 - h0 - 1) * pitch[1] + span_w
-                shape = (groups, c_per) + grp.counts[1:] + (size,)
-                steps = (c_per * total, total) + grp.steps[1:] + (1,)
-                slot_steps = (depth * k_plane * size, grp.size // depth * size) + tuple(i * size for i in inner) + (1,)
-                start = base + n * layout.cells + h0 * pitch[1]
-                cols = ring[: groups * depth * k_plane * size].reshape(groups, depth * k_plane, size)
-                out = scratch[: c_out * size].reshape(groups, out_per, size)
-                out_src = strided(scratch, 0, (c_out, h1 - h0, outputs[2]), (size,) + pitch[1:])
-                for z in range(z0 - depth + 1, z1):
-                    plane = z + depth - 1
-                    src = strided(flat_phases, start + plane * pitch[0], shape, steps)
-                    np.copyto(strided(ring, (plane % depth) * k_plane * size, shape, slot_steps), src)
-                    if z >= z0:
-                        np.matmul(rotated[z % depth], cols, out=out)
-                        np.copyto(result[n, :, z, h0:h1], out_src)
+                chunk = chunks[index]
+                size = chunk.length
+                width = size + extra
+                shape = (groups, c_per) + k_counts + (width,)
+                h = h_buffer[: groups * k_rows * width].reshape(shape)
+                np.copyto(h, strided(flat_phases, base + chunk.start, shape, (c_per * total, total) + k_steps + (1,)))
+                y = y_buffer[: row_taps * c_out * width].reshape(groups, row_taps * out_per, width)
+                np.matmul(wm, h.reshape(groups, k_rows, width), out=y)
+                blocks = y.reshape(groups, row_taps, out_per, width)
+                total_sum = sum_buffer[: c_out * size].reshape(groups, out_per, size)
+                np.add(blocks[:, 0, :, :size], blocks[:, 1, :, shifts[1]:shifts[1] + size], out=total_sum)
+                for t in range(2, row_taps):
+                    np.add(total_sum, blocks[:, t, :, shifts[t]:shifts[t] + size], out=total_sum)
+                out_src, out_dst = chunk_views(total_sum.reshape(c_out, size), result, layout, chunk)
+                np.copyto(out_dst, out_src)
 
             return work
 
-        _parallel.run_workers(len(items), make_worker, threads=workers)
+        _parallel.run_workers(len(chunks), make_worker, threads=_parallel.num_threads() if own_threads else 1)
     return result
 
 
