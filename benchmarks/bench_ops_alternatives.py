@@ -4,7 +4,8 @@
     python benchmarks/bench_ops_alternatives.py --only split,depthwise
 
 Each experiment runs its variants and torch alternately in one process (medians over
-``--repeats`` rounds), after checking every variant against torch (relative error < 1e-5).
+``--repeats`` rounds), after checking every variant against torch (relative error < 1e-5);
+the *floor* variants time a part of a kernel only and are not checked.
 The variants reuse convgeom's own flat phase layout (``convgeom.ops._flat``):
 
 * ``split``: the shipped row-tap kernel for stride-1 layers (the taps of the row axis go into
@@ -16,7 +17,8 @@ The variants reuse convgeom's own flat phase layout (``convgeom.ops._flat``):
   of it accumulated by BLAS itself (``beta = 1``), through OpenBLAS's ``cblas_sgemm`` called
   with ctypes (NumPy's ``matmul`` has no ``beta``).
 * ``depthwise``: one BLAS ``saxpy`` per tap and channel (``out += w_t * shifted input``, one
-  fused pass per tap) against the shipped im2col + matrix-vector kernel.
+  fused pass per tap) against the shipped im2col + matrix-vector kernel, and a floor for the
+  im2col formulation: its matrix-vector products alone, on an im2col built untimed.
 
 torch allocates its output on every call; on this machine glibc hands large freed blocks back
 to the OS, so a call can spend milliseconds in page faults. Running with
@@ -205,6 +207,75 @@ def depthwise_saxpy(x: Any, w: Any, padding: int, saxpy: Any) -> Any:
     return np.ascontiguousarray(np.swapaxes(src, 0, 1))
 
 
+class DepthwiseProductsOnly:
+    """A floor for any im2col formulation of the depthwise layer: only its matrix-vector
+    products (``(1 x 9) @ (9 x l)`` per channel, on both threads), on an im2col built at the
+    first call and reused untimed afterwards; no padding copy, no im2col copy, and the result
+    is a view of the products' output (no output copy)."""
+
+    floor = True
+
+    def __init__(self) -> None:
+        self.prepared: dict[str, Any] = {}
+
+    def prepare(self, x: Any, w: Any) -> dict[str, Any]:
+        phases, layout, outputs = _phases(x, w, 1)
+        grp = layout.groups[0]
+        valid = (x.shape[0] - 1) * layout.cells + layout.span(outputs)
+        shape = (x.shape[1],) + grp.counts + (valid,)
+        cols = strided(phases.reshape(-1), grp.offset, shape, (phases.shape[2],) + grp.steps + (1,))
+        return {"cols": np.ascontiguousarray(cols).reshape(x.shape[1], -1, valid), "layout": layout,
+                "outputs": outputs, "valid": valid, "out": np.empty((x.shape[1], 1, valid), dtype=x.dtype)}
+
+    def __call__(self, x: Any, w: Any) -> Any:
+        if not self.prepared:
+            self.prepared = self.prepare(x, w)
+        p = self.prepared
+        cols, out, wm = p["cols"], p["out"], w.reshape(x.shape[1], 1, -1)
+
+        def task(lo: int, hi: int) -> None:
+            np.matmul(wm[lo:hi], cols[lo:hi], out=out[lo:hi])
+
+        with _parallel.single_threaded_blas():
+            _parallel.run_split(task, x.shape[1])
+        view = strided(out.reshape(-1), 0, (x.shape[1], x.shape[0]) + p["outputs"],
+                       (p["valid"], p["layout"].cells) + p["layout"].pitch)
+        return np.swapaxes(view, 0, 1)
+
+
+class ProductsOnly:
+    """A floor for the full-im2col formulation of a dense layer, not a result: only its matrix
+    products ``W (C_out x C_in*prod(k)) @ cols``, in pieces of 1 MiB of columns on both threads,
+    every piece multiplying the same cache-resident block of the im2col (so no copy and no
+    memory traffic for the operand is timed). Its output is not the convolution."""
+
+    floor = True
+
+    def __init__(self) -> None:
+        self.prepared: dict[str, Any] = {}
+
+    def __call__(self, x: Any, w: Any) -> Any:
+        wm = w.reshape(w.shape[0], -1)
+        if not self.prepared:
+            phases, layout, outputs = _phases(x, w, 1)
+            valid = (x.shape[0] - 1) * layout.cells + layout.span(outputs)
+            width = max(1, 2**20 // (wm.shape[1] * x.itemsize))
+            self.prepared = {"pieces": -(-valid // width), "width": width,
+                             "cols": [np.ones((wm.shape[1], width), dtype=x.dtype) for _ in range(2)],
+                             "out": np.empty((w.shape[0], width * -(-valid // width)), dtype=x.dtype)}
+        p = self.prepared
+        width, out = p["width"], p["out"]
+
+        def task(lo: int, hi: int) -> None:
+            cols = p["cols"][lo % 2]
+            for i in range(lo, hi):
+                np.matmul(wm, cols, out=out[:, i * width:(i + 1) * width])
+
+        with _parallel.single_threaded_blas():
+            _parallel.run_split(task, p["pieces"], pieces=2)
+        return out
+
+
 def shipped(x: Any, w: Any) -> Any:
     """convgeom.ops.conv as released (padding 1; depthwise when the weight has one input channel)."""
     return conv(x, w, padding=1, groups=x.shape[1] if w.shape[1] == 1 else 1)
@@ -214,10 +285,11 @@ def experiments() -> dict[str, tuple[str, dict[str, Kernel]]]:
     found: dict[str, tuple[str, dict[str, Kernel]]] = {}
     for name in ("ResNet 3x3, 64->64, 56x56, batch 8", "3-D 3x3x3, 16->32, 32x64x64, batch 1"):
         found[f"split:{name}"] = (name, {
-            "shipped (row taps, 2 MiB chunks)": shipped,
+            "shipped (row taps, 4 MiB chunks)": shipped,
             "full im2col": lambda x, w: full_im2col(x, w, 1),
             "row taps, 1 MiB chunks": lambda x, w: row_taps_with_chunk(x, w, 2**20),
-            "row taps, 4 MiB chunks": lambda x, w: row_taps_with_chunk(x, w, 2**22),
+            "row taps, 2 MiB chunks": lambda x, w: row_taps_with_chunk(x, w, 2**21),
+            "floor: the full im2col's products alone, operand in cache": ProductsOnly(),
         })
     sgemm = _openblas_sgemm()
     for name in ("ResNet 3x3, 64->64, 56x56, batch 8", "3-D 3x3x3, 16->32, 32x64x64, batch 1"):
@@ -225,8 +297,8 @@ def experiments() -> dict[str, tuple[str, dict[str, Kernel]]]:
             break
         found[f"accumulate:{name}"] = (name, {
             "shipped": shipped,
-            "accumulate, 1 MiB chunks": lambda x, w: accumulated_products(x, w, 1, 2**20, sgemm),
             "accumulate, 2 MiB chunks": lambda x, w: accumulated_products(x, w, 1, 2**21, sgemm),
+            "accumulate, 4 MiB chunks": lambda x, w: accumulated_products(x, w, 1, 2**22, sgemm),
         })
     saxpy = _openblas_saxpy()
     if saxpy is not None:
@@ -234,6 +306,7 @@ def experiments() -> dict[str, tuple[str, dict[str, Kernel]]]:
         found[f"depthwise:{name}"] = (name, {
             "shipped (im2col + gemv)": shipped,
             "saxpy per tap": lambda x, w: depthwise_saxpy(x, w, 1, saxpy),
+            "floor: the products alone (im2col prebuilt)": DepthwiseProductsOnly(),
         })
     return found
 
@@ -257,6 +330,9 @@ def run_experiment(key: str, shape_name: str, variants: dict[str, Kernel], repea
 
     ref = run_torch().numpy()
     for label, kernel in variants.items():
+        if getattr(kernel, "floor", False):
+            kernel(x, w)  # warm-up; a floor computes no convolution to check
+            continue
         err = float(np.abs(kernel(x, w) - ref).max() / np.abs(ref).max())
         if not err < 1e-5:
             print(f"{key}: {label} disagrees with torch (relative error {err:.1e})", file=sys.stderr)

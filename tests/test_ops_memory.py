@@ -27,17 +27,18 @@ def test_chunks_respect_limit(limit: int) -> None:
     assert covered == 4 * math.prod(outputs)
 
 
-def test_peak_memory_is_bounded() -> None:
+@pytest.mark.parametrize("limit", [256 * 2**10, 2**20, 4 * 2**20])
+def test_peak_memory_is_bounded(limit: int) -> None:
+    """Beyond the padded input copy and the output, an op allocates at most ``max_buffer_bytes``
+    (256 KiB runs the flat im2col kernel here, 1 and 4 MiB the row-tap kernel)."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((4, 32, 48, 48)).astype(np.float32)  # 1.2 MB
     w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
-    limit = 256 * 1024
     conv(x, w, padding=1, max_buffer_bytes=limit)
     tracemalloc.start()
     out = conv(x, w, padding=1, max_buffer_bytes=limit)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    unchunked = x.nbytes * 9  # the im2col matrix of the whole batch
-    # the padded input copy + the output + one buffer + one scratch, well under a full im2col
-    assert peak < x.nbytes * 1.3 + out.nbytes + 2 * limit + 2**20
-    assert peak < unchunked / 3
+    padded_copy = x.nbytes * (50 * 50) / (48 * 48)  # the flat grid
+    assert peak < padded_copy + out.nbytes + limit + 2**17  # and the plans, Python objects
+    assert peak < x.nbytes * 9 + out.nbytes  # far below the im2col matrix of the whole batch

@@ -53,7 +53,7 @@ _DEPTHWISE_MAX_MULTIPLIER = 4
 _DEPTHWISE_BLOCK = 8
 # Buffers of one chunk of the row-tap kernel (:func:`_gemm_row_taps`); tuned with
 # benchmarks/bench_ops_alternatives.py.
-_PREFERRED_ROW_TAPS_BYTES = 2 * 2**20
+_PREFERRED_ROW_TAPS_BYTES = 4 * 2**20
 
 
 def _check_groups(groups: object) -> int:
