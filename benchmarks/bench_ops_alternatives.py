@@ -47,12 +47,13 @@ from convgeom.ops.conv import conv
 
 conv_module: Any = importlib.import_module("convgeom.ops.conv")  # the module (convgeom.ops.conv is the function)
 
-Kernel = Callable[[Any, Any], Any]
+Kernel = Callable[[Any, Any, int], Any]  # (x, w, padding) -> result
 ROW_MAJOR, NO_TRANS = 101, 111
 
 SHAPES = {
     "ResNet 3x3, 64->64, 56x56, batch 8": ((8, 64, 56, 56), (64, 64, 3, 3), 1),
     "3-D 3x3x3, 16->32, 32x64x64, batch 1": ((1, 16, 32, 64, 64), (32, 16, 3, 3, 3), 1),
+    "1-D k9, 64->64, length 16000, batch 8": ((8, 64, 16000), (64, 64, 9), 4),
     "depthwise 3x3, 128 ch, 56x56, batch 8": ((8, 128, 56, 56), (128, 1, 3, 3), 1),
 }
 
@@ -86,12 +87,12 @@ def full_im2col(x: Any, w: Any, padding: int) -> Any:
     return conv_module._gemm_flat(phases, w, layout, x.shape[0], outputs, 1, DEFAULT_MAX_BUFFER_BYTES)
 
 
-def row_taps_with_chunk(x: Any, w: Any, chunk_bytes: int) -> Any:
+def row_taps_with_chunk(x: Any, w: Any, padding: int, chunk_bytes: int) -> Any:
     """The shipped kernel with another preferred chunk size."""
     saved = conv_module._PREFERRED_ROW_TAPS_BYTES
     conv_module._PREFERRED_ROW_TAPS_BYTES = chunk_bytes
     try:
-        return shipped(x, w)
+        return shipped(x, w, padding)
     finally:
         conv_module._PREFERRED_ROW_TAPS_BYTES = saved
 
@@ -218,8 +219,8 @@ class DepthwiseProductsOnly:
     def __init__(self) -> None:
         self.prepared: dict[str, Any] = {}
 
-    def prepare(self, x: Any, w: Any) -> dict[str, Any]:
-        phases, layout, outputs = _phases(x, w, 1)
+    def prepare(self, x: Any, w: Any, padding: int) -> dict[str, Any]:
+        phases, layout, outputs = _phases(x, w, padding)
         grp = layout.groups[0]
         valid = (x.shape[0] - 1) * layout.cells + layout.span(outputs)
         shape = (x.shape[1],) + grp.counts + (valid,)
@@ -227,9 +228,9 @@ class DepthwiseProductsOnly:
         return {"cols": np.ascontiguousarray(cols).reshape(x.shape[1], -1, valid), "layout": layout,
                 "outputs": outputs, "valid": valid, "out": np.empty((x.shape[1], 1, valid), dtype=x.dtype)}
 
-    def __call__(self, x: Any, w: Any) -> Any:
+    def __call__(self, x: Any, w: Any, padding: int) -> Any:
         if not self.prepared:
-            self.prepared = self.prepare(x, w)
+            self.prepared = self.prepare(x, w, padding)
         p = self.prepared
         cols, out, wm = p["cols"], p["out"], w.reshape(x.shape[1], 1, -1)
 
@@ -254,10 +255,10 @@ class ProductsOnly:
     def __init__(self) -> None:
         self.prepared: dict[str, Any] = {}
 
-    def __call__(self, x: Any, w: Any) -> Any:
+    def __call__(self, x: Any, w: Any, padding: int) -> Any:
         wm = w.reshape(w.shape[0], -1)
         if not self.prepared:
-            phases, layout, outputs = _phases(x, w, 1)
+            phases, layout, outputs = _phases(x, w, padding)
             valid = (x.shape[0] - 1) * layout.cells + layout.span(outputs)
             width = max(1, 2**20 // (wm.shape[1] * x.itemsize))
             self.prepared = {"pieces": -(-valid // width), "width": width,
@@ -276,19 +277,20 @@ class ProductsOnly:
         return out
 
 
-def shipped(x: Any, w: Any) -> Any:
+def shipped(x: Any, w: Any, padding: int) -> Any:
     """convgeom.ops.conv as released (padding 1; depthwise when the weight has one input channel)."""
-    return conv(x, w, padding=1, groups=x.shape[1] if w.shape[1] == 1 else 1)
+    return conv(x, w, padding=padding, groups=x.shape[1] if w.shape[1] == 1 else 1)
 
 
 def experiments() -> dict[str, tuple[str, dict[str, Kernel]]]:
     found: dict[str, tuple[str, dict[str, Kernel]]] = {}
-    for name in ("ResNet 3x3, 64->64, 56x56, batch 8", "3-D 3x3x3, 16->32, 32x64x64, batch 1"):
+    for name in ("ResNet 3x3, 64->64, 56x56, batch 8", "3-D 3x3x3, 16->32, 32x64x64, batch 1",
+                 "1-D k9, 64->64, length 16000, batch 8"):
         found[f"split:{name}"] = (name, {
-            "shipped (row taps, 4 MiB chunks)": shipped,
-            "full im2col": lambda x, w: full_im2col(x, w, 1),
-            "row taps, 1 MiB chunks": lambda x, w: row_taps_with_chunk(x, w, 2**20),
-            "row taps, 2 MiB chunks": lambda x, w: row_taps_with_chunk(x, w, 2**21),
+            "shipped (row taps, 2 MiB chunks)": shipped,
+            "full im2col": full_im2col,
+            "row taps, 1 MiB chunks": lambda x, w, p: row_taps_with_chunk(x, w, p, 2**20),
+            "row taps, 4 MiB chunks": lambda x, w, p: row_taps_with_chunk(x, w, p, 2**22),
             "floor: the full im2col's products alone, operand in cache": ProductsOnly(),
         })
     sgemm = _openblas_sgemm()
@@ -297,15 +299,15 @@ def experiments() -> dict[str, tuple[str, dict[str, Kernel]]]:
             break
         found[f"accumulate:{name}"] = (name, {
             "shipped": shipped,
-            "accumulate, 2 MiB chunks": lambda x, w: accumulated_products(x, w, 1, 2**21, sgemm),
-            "accumulate, 4 MiB chunks": lambda x, w: accumulated_products(x, w, 1, 2**22, sgemm),
+            "accumulate, 1 MiB chunks": lambda x, w, p: accumulated_products(x, w, p, 2**20, sgemm),
+            "accumulate, 2 MiB chunks": lambda x, w, p: accumulated_products(x, w, p, 2**21, sgemm),
         })
     saxpy = _openblas_saxpy()
     if saxpy is not None:
         name = "depthwise 3x3, 128 ch, 56x56, batch 8"
         found[f"depthwise:{name}"] = (name, {
             "shipped (im2col + gemv)": shipped,
-            "saxpy per tap": lambda x, w: depthwise_saxpy(x, w, 1, saxpy),
+            "saxpy per tap": lambda x, w, p: depthwise_saxpy(x, w, p, saxpy),
             "floor: the products alone (im2col prebuilt)": DepthwiseProductsOnly(),
         })
     return found
@@ -331,9 +333,9 @@ def run_experiment(key: str, shape_name: str, variants: dict[str, Kernel], repea
     ref = run_torch().numpy()
     for label, kernel in variants.items():
         if getattr(kernel, "floor", False):
-            kernel(x, w)  # warm-up; a floor computes no convolution to check
+            kernel(x, w, padding)  # warm-up; a floor computes no convolution to check
             continue
-        err = float(np.abs(kernel(x, w) - ref).max() / np.abs(ref).max())
+        err = float(np.abs(kernel(x, w, padding) - ref).max() / np.abs(ref).max())
         if not err < 1e-5:
             print(f"{key}: {label} disagrees with torch (relative error {err:.1e})", file=sys.stderr)
             return False
@@ -344,7 +346,7 @@ def run_experiment(key: str, shape_name: str, variants: dict[str, Kernel], repea
         times["torch"].append(time.perf_counter() - t)
         for label, kernel in variants.items():
             t = time.perf_counter()
-            kernel(x, w)
+            kernel(x, w, padding)
             times[label].append(time.perf_counter() - t)
     base = float(np.median(times[next(iter(variants))]))
     torch_ms = float(np.median(times["torch"]))

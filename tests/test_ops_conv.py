@@ -241,6 +241,11 @@ ROW_TAP_CASES = [
     ((2, 3, 5, 7, 9), (4, 3, 3, 3, 3), 1, 1, 1, 1, 256 * 2**20),
     ((2, 3, 5, 7, 9), (6, 1, 2, 3, 2), 1, 1, 1, 3, 256 * 2**20),
     ((3, 8, 40, 41), (6, 8, 3, 3), 1, 1, 1, 1, 200_000),  # chunks of a few rows per image
+    # one row tap: the last axis's taps split into virtual rows (9 = 3 x 3, 6 = 2 x 3, 4 = 2 x 2)
+    ((2, 5, 40), (4, 5, 9), 1, 4, 1, 1, 256 * 2**20),
+    ((2, 6, 33), (6, 3, 6), 1, 2, 2, 2, 256 * 2**20),
+    ((1, 3, 9, 30), (4, 3, 1, 4), 1, (0, 1), 1, 1, 256 * 2**20),
+    ((2, 4, 3000), (5, 4, 8), 1, 0, 1, 1, 100_000),  # runs along the one axis
 ]
 
 
@@ -262,6 +267,19 @@ def test_row_tap_kernel_matches_torch(monkeypatch: pytest.MonkeyPatch, x_shape: 
     check(conv(x, w, b, stride, padding, dilation, groups, max_buffer_bytes=limit), ref, np.float64)
     check(conv(x.astype(np.float32), w, b, stride, padding, dilation, groups, max_buffer_bytes=limit),
           ref.astype(np.float32), np.float32)
+
+
+def test_row_tap_kernel_skips_prime_kernels_in_1d(monkeypatch: pytest.MonkeyPatch) -> None:
+    """k = 7 in 1-D has no split into virtual rows: the flat kernel runs."""
+    conv_module = importlib.import_module("convgeom.ops.conv")  # the module, not the function
+
+    def row_kernel_called(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the row-tap kernel ran for a prime 1-D kernel")
+
+    monkeypatch.setattr(conv_module, "_gemm_row_taps", row_kernel_called)
+    rng = np.random.default_rng(6)
+    x, w = rng.standard_normal((2, 3, 50)), rng.standard_normal((4, 3, 7))
+    check(conv(x, w, None, 1, 3), F.conv1d(torch.from_numpy(x), torch.from_numpy(w), None, 1, 3).numpy(), np.float64)
 
 
 def test_row_tap_kernel_falls_back_when_rows_do_not_fit(monkeypatch: pytest.MonkeyPatch) -> None:

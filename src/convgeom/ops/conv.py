@@ -8,8 +8,9 @@ Kernels (all take ``(N, C, *spatial)`` after the engine has fixed the geometry):
   batched matrix-vector product;
 * general: im2col on the flat phase grid (:mod:`._flat`, contiguous row copies) and one
   matrix product ``W (C_out/g, C_in/g * prod(k)) @ cols`` per group and chunk; chunks keep the
-  buffer under ``max_buffer_bytes``; with one tap group (stride 1, say) in 2-D and up, the
-  row axis's taps move from the im2col into the product's rows (:func:`_gemm_row_taps`);
+  buffer under ``max_buffer_bytes``; with one tap group (stride 1, say), the row axis's taps
+  move from the im2col into the product's rows (:func:`_gemm_row_taps`; in 1-D the kernel's
+  taps are split into virtual rows);
 * transposed: the gradient formulation, ``cols = W^T @ x`` per group and chunk, then col2im as
   ``prod(k)`` shifted adds into the flat phase grid of the output.
 """
@@ -37,7 +38,16 @@ from ._common import (
     chunk_length,
     spatial_input,
 )
-from ._flat import FlatLayout, chunk_views, make_layout, phase_copies, plan_chunks, scatter_phases, strided
+from ._flat import (
+    FlatLayout,
+    TapGroup,
+    chunk_views,
+    make_layout,
+    phase_copies,
+    plan_chunks,
+    scatter_phases,
+    strided,
+)
 from .padding import pad_channels_first
 
 # Preferred size of one chunk's buffer: large enough for efficient matrix products, small
@@ -53,7 +63,7 @@ _DEPTHWISE_MAX_MULTIPLIER = 4
 _DEPTHWISE_BLOCK = 8
 # Buffers of one chunk of the row-tap kernel (:func:`_gemm_row_taps`); tuned with
 # benchmarks/bench_ops_alternatives.py.
-_PREFERRED_ROW_TAPS_BYTES = 4 * 2**20
+_PREFERRED_ROW_TAPS_BYTES = 2 * 2**20
 
 
 def _check_groups(groups: object) -> int:
@@ -182,9 +192,12 @@ def conv_with_geometry(x: Array, w: Array, geo: LayerGeometry, max_buffer_bytes:
     if w.shape[1] == 1 and w.shape[0] // groups <= _DEPTHWISE_MAX_MULTIPLIER:
         return _depthwise_taps(x, w, layout, stride, before, padded, outputs, groups, max_buffer_bytes)
     phases = scatter_phases(x, layout, stride, before, padded)
-    columns = _row_tap_columns(w, layout, groups, phases.itemsize, max_buffer_bytes, _parallel.num_threads())
-    if columns:
-        return _gemm_row_taps(phases, w, layout, batch, outputs, groups, columns)
+    row_taps = _row_tap_group(layout, w)
+    if row_taps is not None:
+        grp, w_rows = row_taps
+        columns = _row_tap_columns(w_rows, grp, groups, phases.itemsize, max_buffer_bytes, _parallel.num_threads())
+        if columns:
+            return _gemm_row_taps(phases, w_rows, layout, grp, batch, outputs, groups, columns)
     return _gemm_flat(phases, w, layout, batch, outputs, groups, max_buffer_bytes)
 
 
@@ -279,16 +292,33 @@ def _gemm_flat(
     return result
 
 
-def _row_tap_columns(w: Array, layout: FlatLayout, groups: int, item: int, max_buffer_bytes: int, workers: int) -> int:
-    """Output columns per chunk of :func:`_gemm_row_taps`, or 0 when that kernel does not apply:
-    not one tap group, fewer than 2 axes or row taps, or buffers for a chunk at least as long as
-    the ``(k_h - 1)`` rows it adds do not fit in ``max_buffer_bytes`` for every worker."""
-    if len(layout.groups) != 1 or len(layout.grid) < 2:
-        return 0
+def _row_tap_group(layout: FlatLayout, w: Array) -> Optional[tuple[TapGroup, Array]]:
+    """The tap group and weight for :func:`_gemm_row_taps`, or None when it does not apply (not
+    one tap group). With fewer than 2 taps on the row axis (1-D, or a ``1 x k`` kernel) the last
+    axis's ``k = a * b`` taps are split into ``a`` virtual rows of ``b`` (``a`` the largest
+    divisor up to ``sqrt(k)``; tap ``u*b + v`` is ``u`` rows of ``b`` steps plus ``v``); a prime
+    ``k`` gives None."""
+    if len(layout.groups) != 1:
+        return None
     grp = layout.groups[0]
+    if len(grp.counts) >= 2 and grp.counts[-2] >= 2:
+        return grp, w
+    k, step = grp.counts[-1], grp.steps[-1]
+    rows = max((a for a in range(2, math.isqrt(k) + 1) if k % a == 0), default=0)
+    if not rows:
+        return None
+    # one tap group: every axis's taps are 0..k-1 (stride 1 in phase terms)
+    cols = k // rows
+    virtual = TapGroup(grp.phase, grp.offset, grp.counts[:-1] + (rows, cols), grp.steps[:-1] + (cols * step, step),
+                       grp.taps[:-1] + (tuple(range(rows)), tuple(range(cols))))
+    return virtual, w.reshape(w.shape[:-1] + (rows, cols))
+
+
+def _row_tap_columns(w: Array, grp: TapGroup, groups: int, item: int, max_buffer_bytes: int, workers: int) -> int:
+    """Output columns per chunk of :func:`_gemm_row_taps` (``w`` and ``grp`` from
+    :func:`_row_tap_group`), or 0 when buffers for a chunk at least as long as the ``k_h - 1``
+    rows it adds do not fit in ``max_buffer_bytes`` for every worker."""
     row_taps = grp.counts[-2]
-    if row_taps < 2:
-        return 0
     extra = (row_taps - 1) * grp.steps[-2]
     column_bytes = (w.shape[1] * grp.size * groups // row_taps + (row_taps + 1) * w.shape[0]) * item
     columns = min(max_buffer_bytes // workers, _PREFERRED_ROW_TAPS_BYTES) // column_bytes - extra
@@ -299,13 +329,15 @@ def _gemm_row_taps(
     phases: Array,
     w: Array,
     layout: FlatLayout,
+    grp: TapGroup,
     batch: int,
     outputs: tuple[int, ...],
     groups: int,
     columns: int,
 ) -> Array:
-    """One tap group, 2 or more axes: the taps of the row axis (``nd - 2``, ``k_h`` of them) go
-    into the rows of the product instead of the im2col. Per chunk, ``H`` is the im2col of the
+    """One tap group ``grp`` (with ``w`` from :func:`_row_tap_group`): the taps of the row axis
+    (the group's second last, ``k_h`` of them) go into the rows of the product instead of the
+    im2col. Per chunk, ``H`` is the im2col of the
     other taps (``C_in/g * prod(k) / k_h`` rows) over the chunk and ``k_h - 1`` more grid rows,
     ``Y = W' @ H`` with ``W'`` ``(k_h * C_out/g, C_in/g * prod(k) / k_h)`` per group, and the
     output is the sum of the ``k_h`` row blocks of ``Y``, each shifted by its tap's row: a third
@@ -313,7 +345,6 @@ def _gemm_row_taps(
     (``benchmarks/bench_ops_alternatives.py``)."""
     c_out, c_per = w.shape[:2]
     out_per = c_out // groups
-    grp = layout.groups[0]
     row = len(grp.counts) - 2
     row_taps = grp.counts[row]
     shifts = [t * grp.steps[row] for t in range(row_taps)]
