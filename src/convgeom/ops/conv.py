@@ -337,12 +337,11 @@ def _gemm_row_taps(
 ) -> Array:
     """One tap group ``grp`` (with ``w`` from :func:`_row_tap_group`): the taps of the row axis
     (the group's second last, ``k_h`` of them) go into the rows of the product instead of the
-    im2col. Per chunk, ``H`` is the im2col of the
-    other taps (``C_in/g * prod(k) / k_h`` rows) over the chunk and ``k_h - 1`` more grid rows,
-    ``Y = W' @ H`` with ``W'`` ``(k_h * C_out/g, C_in/g * prod(k) / k_h)`` per group, and the
-    output is the sum of the ``k_h`` row blocks of ``Y``, each shifted by its tap's row: a third
-    of the copies of the flat im2col for 3x3 kernels, and a squarer product
-    (``benchmarks/bench_ops_alternatives.py``)."""
+    im2col. Per chunk, ``H`` is the im2col of the other taps (``C_in/g * prod(k) / k_h`` rows)
+    over the chunk and ``k_h - 1`` more grid rows, ``Y = W' @ H`` with ``W'``
+    ``(k_h * C_out/g, C_in/g * prod(k) / k_h)`` per group, and the output is the sum of the
+    ``k_h`` row blocks of ``Y``, each shifted by its tap's row: a third of the copies of the
+    flat im2col for 3x3 kernels, and a squarer product (``benchmarks/bench_ops_alternatives.py``)."""
     c_out, c_per = w.shape[:2]
     out_per = c_out // groups
     row = len(grp.counts) - 2
