@@ -269,28 +269,19 @@ def test_row_tap_kernel_matches_torch(monkeypatch: pytest.MonkeyPatch, x_shape: 
           ref.astype(np.float32), np.float32)
 
 
-def test_row_tap_kernel_skips_prime_kernels_in_1d(monkeypatch: pytest.MonkeyPatch) -> None:
-    """k = 7 in 1-D has no split into virtual rows: the flat kernel runs."""
+@pytest.mark.parametrize("x_shape, w_shape, padding, limit", [
+    ((2, 3, 50), (4, 3, 7), 3, 256 * 2**20),  # k = 7 in 1-D has no split into virtual rows
+    ((2, 8, 30, 60), (6, 8, 3, 3), 1, 20_000),  # no chunk as long as the extra rows fits
+])
+def test_flat_kernel_where_row_taps_do_not_apply(monkeypatch: pytest.MonkeyPatch, x_shape: tuple[int, ...],
+                                                 w_shape: tuple[int, ...], padding: int, limit: int) -> None:
     conv_module = importlib.import_module("convgeom.ops.conv")  # the module, not the function
 
     def row_kernel_called(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the row-tap kernel ran for a prime 1-D kernel")
-
-    monkeypatch.setattr(conv_module, "_gemm_row_taps", row_kernel_called)
-    rng = np.random.default_rng(6)
-    x, w = rng.standard_normal((2, 3, 50)), rng.standard_normal((4, 3, 7))
-    check(conv(x, w, None, 1, 3), F.conv1d(torch.from_numpy(x), torch.from_numpy(w), None, 1, 3).numpy(), np.float64)
-
-
-def test_row_tap_kernel_falls_back_when_rows_do_not_fit(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A buffer limit too small for a chunk as long as the extra kernel rows: the flat kernel runs."""
-    conv_module = importlib.import_module("convgeom.ops.conv")  # the module, not the function
-
-    def row_kernel_called(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the row-tap kernel ran with a buffer limit it cannot meet")
+        raise AssertionError("the row-tap kernel ran where it should not")
 
     monkeypatch.setattr(conv_module, "_gemm_row_taps", row_kernel_called)
     rng = np.random.default_rng(5)
-    x, w = rng.standard_normal((2, 8, 30, 60)), rng.standard_normal((6, 8, 3, 3))
-    ref = F.conv2d(torch.from_numpy(x), torch.from_numpy(w), None, 1, 1).numpy()
-    check(conv(x, w, None, 1, 1, max_buffer_bytes=20_000), ref, np.float64)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    ref = CONV[len(x_shape) - 2](torch.from_numpy(x), torch.from_numpy(w), None, 1, padding).numpy()
+    check(conv(x, w, None, 1, padding, max_buffer_bytes=limit), ref, np.float64)
