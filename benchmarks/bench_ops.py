@@ -4,9 +4,10 @@
     python benchmarks/bench_ops.py --write BENCHMARKS.md   # also (re)write our section there
 
 float32; torch.set_num_threads() is set to NumPy's BLAS thread count (both are printed). After a
-warm-up, rounds run every shape once (torch, then convgeom) and medians are reported, so a burst
-of load from other jobs touches one sample per shape and both sides alike. GFLOP/s counts 2 * MACs of the direct convolution. The NumPy
-peak is the best float32 matrix product rate over a few square sizes.
+warm-up, rounds run every shape once (torch and convgeom, in turns first) and medians are
+reported, so a burst of load from other jobs touches one sample per shape and both sides alike.
+GFLOP/s counts 2 * MACs of the direct convolution. The NumPy peak is the best float32 matrix
+product rate over a few square sizes.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def main() -> int:
     cases = [c for i, c in enumerate(CASES, 1) if not args.only or str(i) in args.only.split(",")]
     rng = np.random.default_rng(0)
     functional = {3: F.conv1d, 4: F.conv2d, 5: F.conv3d}
-    prepared = []
+    prepared: list[tuple[Any, ...]] = []
     for case in cases:
         x = rng.standard_normal(case.x, dtype=np.float32)
         w = rng.standard_normal(case.w, dtype=np.float32)
@@ -132,14 +133,15 @@ def main() -> int:
         err = float(np.abs(run_ours() - ref).max() / np.abs(ref).max())
         prepared.append((case, run_torch, run_ours, err, [], []))
     # rounds over all shapes, so that a burst of load from other jobs hits one sample per shape
-    for _ in range(args.repeats):
+    # The side that runs first in a round can pay for what the other freed (a large free hands
+    # memory back to the OS, the next allocation faults it in), so the order flips every round.
+    for round_index in range(args.repeats):
         for _case, run_torch, run_ours, _err, t_torch, t_ours in prepared:
-            t = time.perf_counter()
-            run_torch()
-            t_torch.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            run_ours()
-            t_ours.append(time.perf_counter() - t)
+            sides = [(run_torch, t_torch), (run_ours, t_ours)]
+            for run, samples in sides if round_index % 2 == 0 else sides[::-1]:
+                t = time.perf_counter()
+                run()
+                samples.append(time.perf_counter() - t)
     rows = []
     ratios = []
     for case, _, _, err, t_torch, t_ours in prepared:
@@ -174,7 +176,7 @@ def main() -> int:
         f"- load average (1, 5, 15 min) before: {_load_before}; after: {load} (on a shared machine, "
         "jobs running meanwhile slow both sides)",
         f"- medians of {args.repeats} runs per side after one warm-up each; each round runs every shape "
-        "once, torch then convgeom",
+        "once, torch and convgeom in turns first",
     ]
     table = "\n".join(lines)
     print(table)

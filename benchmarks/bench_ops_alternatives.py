@@ -3,9 +3,10 @@
     python benchmarks/bench_ops_alternatives.py            # every experiment, a table each
     python benchmarks/bench_ops_alternatives.py --only split,depthwise
 
-Each experiment runs its variants and torch alternately in one process (medians over
-``--repeats`` rounds), after checking every variant against torch (relative error < 1e-5);
-the *floor* variants time a part of a kernel only and are not checked.
+Each experiment runs its variants and torch alternately in one process, in an order that
+rotates every round (medians over ``--repeats`` rounds), after checking every variant against
+torch (relative error < 1e-5); the *floor* variants time a part of a kernel only and are not
+checked.
 The variants reuse convgeom's own flat phase layout (``convgeom.ops._flat``):
 
 * ``split``: the shipped row-tap kernel for stride-1 layers (the taps of the row axis go into
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import functools
 import importlib
 import itertools
 import math
@@ -340,13 +342,15 @@ def run_experiment(key: str, shape_name: str, variants: dict[str, Kernel], repea
             print(f"{key}: {label} disagrees with torch (relative error {err:.1e})", file=sys.stderr)
             return False
     times: dict[str, list[float]] = {"torch": [], **{label: [] for label in variants}}
-    for _ in range(repeats):
-        t = time.perf_counter()
-        run_torch()
-        times["torch"].append(time.perf_counter() - t)
-        for label, kernel in variants.items():
+    runs: list[tuple[str, Callable[[], Any]]] = [("torch", run_torch)] + [
+        (label, functools.partial(kernel, x, w, padding)) for label, kernel in variants.items()
+    ]
+    # the order rotates every round: whoever runs first can pay for the memory the last one freed
+    for round_index in range(repeats):
+        shift = round_index % len(runs)
+        for label, run in runs[shift:] + runs[:shift]:
             t = time.perf_counter()
-            kernel(x, w, padding)
+            run()
             times[label].append(time.perf_counter() - t)
     base = float(np.median(times[next(iter(variants))]))
     torch_ms = float(np.median(times["torch"]))
