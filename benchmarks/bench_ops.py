@@ -7,7 +7,8 @@ float32; torch.set_num_threads() is set to NumPy's BLAS thread count (both are p
 warm-up, rounds run every shape once (torch and convgeom, in turns first) and medians are
 reported, so a burst of load from other jobs touches one sample per shape and both sides alike.
 GFLOP/s counts 2 * MACs of the direct convolution. The NumPy peak is the best float32 matrix
-product rate over a few square sizes.
+product rate over a few square sizes. A second table times transposed convolutions and pools,
+which the speed target does not cover.
 """
 
 from __future__ import annotations
@@ -51,6 +52,29 @@ CASES = (
     Case("1x1, 256->512, 28x28, batch 8", (8, 256, 28, 28), (512, 256, 1, 1), 1, 0),
     Case("1-D k9, 64->64, length 16000, batch 8", (8, 64, 16000), (64, 64, 9), 1, 4),
     Case("3-D 3x3x3, 16->32, 32x64x64, batch 1", (1, 16, 32, 64, 64), (32, 16, 3, 3, 3), 1, 1),
+)
+
+
+@dataclass(frozen=True)
+class OtherCase:
+    """An op outside the speed target, timed for reference: ``op`` is conv_transpose (``w`` is
+    its weight shape), max_pool or avg_pool (``w`` is the window)."""
+
+    name: str
+    op: str
+    x: tuple[int, ...]
+    w: tuple[int, ...]
+    stride: int
+    padding: int
+
+
+OTHER_CASES = (
+    OtherCase("conv_transpose 2x2 stride 2, 64->32, 56x56, batch 8", "conv_transpose", (8, 64, 56, 56),
+              (64, 32, 2, 2), 2, 0),
+    OtherCase("conv_transpose 4x4 stride 2 pad 1, 64->32, 56x56, batch 8", "conv_transpose", (8, 64, 56, 56),
+              (64, 32, 4, 4), 2, 1),
+    OtherCase("max_pool 3x3 stride 2 pad 1, 64 ch, 112x112, batch 8", "max_pool", (8, 64, 112, 112), (3, 3), 2, 1),
+    OtherCase("avg_pool 2x2 stride 2, 64 ch, 112x112, batch 8", "avg_pool", (8, 64, 112, 112), (2, 2), 2, 0),
 )
 
 
@@ -132,6 +156,11 @@ def main() -> int:
         ref = run_torch().numpy()  # the first calls are the warm-up
         err = float(np.abs(run_ours() - ref).max() / np.abs(ref).max())
         prepared.append((case, run_torch, run_ours, err, [], []))
+    for other in OTHER_CASES if not args.only else ():
+        run_torch, run_ours = _other_calls(torch, np, rng, other)
+        ref = run_torch().numpy()
+        err = float(np.abs(run_ours() - ref).max() / np.abs(ref).max())
+        prepared.append((other, run_torch, run_ours, err, [], []))
     # rounds over all shapes, so that a burst of load from other jobs hits one sample per shape
     # The side that runs first in a round can pay for what the other freed (a large free hands
     # memory back to the OS, the next allocation faults it in), so the order flips every round.
@@ -144,10 +173,14 @@ def main() -> int:
                 samples.append(time.perf_counter() - t)
     rows = []
     ratios = []
+    others = []
     for case, _, _, err, t_torch, t_ours in prepared:
         mt, mo = float(np.median(t_torch)), float(np.median(t_ours))
-        ratios.append(mo / mt)
-        rows.append((case, mt, mo, err))
+        if isinstance(case, OtherCase):
+            others.append((case, mt, mo, err))
+        else:
+            ratios.append(mo / mt)
+            rows.append((case, mt, mo, err))
         print(f"  {case.name}: torch {mt * 1e3:.1f} ms, convgeom {mo * 1e3:.1f} ms", file=sys.stderr, flush=True)
     geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
     worst = max(zip(ratios, (c.name for c, *_ in rows)))
@@ -178,12 +211,48 @@ def main() -> int:
         f"- medians of {args.repeats} runs per side after one warm-up each; each round runs every shape "
         "once, torch and convgeom in turns first",
     ]
+    if others:
+        lines += [
+            "",
+            "Other ops, outside the speed target (same runs):",
+            "",
+            "| op | torch median ms | convgeom median ms | ratio convgeom/torch | max rel. error |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        lines += [f"| {c.name} | {mt * 1e3:.1f} | {mo * 1e3:.1f} | {mo / mt:.2f} | {err:.1e} |"
+                  for c, mt, mo, err in others]
     table = "\n".join(lines)
     print(table)
     if args.write:
         command = "python benchmarks/bench_ops.py" + (f" --repeats {args.repeats}" if args.repeats != 15 else "")
         _write_section(Path(args.write), table, command)
     return 0
+
+
+def _other_calls(torch: Any, np: Any, rng: Any, case: OtherCase) -> tuple[Any, Any]:
+    """(torch call, convgeom call) for an :class:`OtherCase`."""
+    from convgeom import ops
+
+    x = rng.standard_normal(case.x, dtype=np.float32)
+    xt = torch.from_numpy(x)
+    F = torch.nn.functional
+    if case.op == "conv_transpose":
+        w = rng.standard_normal(case.w, dtype=np.float32)
+        wt = torch.from_numpy(w)
+        ours = functools.partial(ops.conv_transpose, x, w, None, case.stride, case.padding)
+        theirs = functools.partial(F.conv_transpose2d, xt, wt, None, case.stride, case.padding)
+    elif case.op == "max_pool":
+        ours = functools.partial(ops.max_pool, x, case.w, case.stride, case.padding)
+        theirs = functools.partial(F.max_pool2d, xt, case.w, case.stride, case.padding)
+    else:
+        ours = functools.partial(ops.avg_pool, x, case.w, case.stride, case.padding)
+        theirs = functools.partial(F.avg_pool2d, xt, case.w, case.stride, case.padding)
+
+    def run_torch() -> Any:
+        with torch.no_grad():
+            return theirs()
+
+    return run_torch, ours
 
 
 def _torch_call(torch: Any, fn: Any, xt: Any, wt: Any, case: Case) -> Any:
