@@ -45,9 +45,9 @@ import numpy as np
 from convgeom.ops import _parallel
 from convgeom.ops._common import DEFAULT_MAX_BUFFER_BYTES, chunk_length
 from convgeom.ops._flat import FlatLayout, chunk_views, make_layout, plan_chunks, scatter_phases, strided
-from convgeom.ops.conv import conv
+from convgeom.ops.convolution import conv
 
-conv_module: Any = importlib.import_module("convgeom.ops.conv")  # the module (convgeom.ops.conv is the function)
+conv_module: Any = importlib.import_module("convgeom.ops.convolution")
 
 Kernel = Callable[[Any, Any, int], Any]  # (x, w, padding) -> result
 ROW_MAJOR, NO_TRANS = 101, 111

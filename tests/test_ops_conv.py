@@ -217,6 +217,18 @@ def test_conv_bias_only_output_padding_cells() -> None:
     check(conv(x, w, [0.5], 1, 1), ref.numpy(), np.float64)
 
 
+@pytest.mark.parametrize("x_shape, w_shape", [((2, 0, 5, 5), (3, 0, 3, 3)), ((2, 0, 7), (4, 0, 9)),
+                                              ((1, 0, 3, 4, 5), (2, 0, 3, 3, 3))])
+def test_conv_without_input_channels_is_the_bias(x_shape: tuple[int, ...], w_shape: tuple[int, ...]) -> None:
+    """An empty sum over input channels: every output is the bias. (torch returns a tensor with
+    0 channels here, so this one is not compared with torch.)"""
+    bias = np.arange(1.0, w_shape[0] + 1)
+    out = conv(np.zeros(x_shape), np.zeros(w_shape), bias, 1, 1)
+    spatial = tuple(n + 2 - k + 1 for n, k in zip(x_shape[2:], w_shape[2:]))
+    assert out.shape == (x_shape[0], w_shape[0]) + spatial
+    assert np.array_equal(out, np.broadcast_to(bias.reshape((1, -1) + (1,) * len(spatial)), out.shape))
+
+
 def test_conv_output_dtype_follows_input() -> None:
     x = np.ones((1, 1, 4), dtype=np.float32)
     assert conv(x, np.ones((1, 1, 2)), None).dtype == np.float32
@@ -255,7 +267,7 @@ def test_row_tap_kernel_matches_torch(monkeypatch: pytest.MonkeyPatch, x_shape: 
                                       w_shape: tuple[int, ...], stride: int, padding: object, dilation: object,
                                       groups: int, limit: int) -> None:
     """These configurations take the row-tap kernel (the flat im2col kernel is disabled)."""
-    conv_module = importlib.import_module("convgeom.ops.conv")  # the module, not the function
+    conv_module = importlib.import_module("convgeom.ops.convolution")
 
     def flat_kernel_called(*args: object, **kwargs: object) -> None:
         raise AssertionError("the flat im2col kernel ran instead of the row-tap kernel")
@@ -276,7 +288,7 @@ def test_row_tap_kernel_matches_torch(monkeypatch: pytest.MonkeyPatch, x_shape: 
 ])
 def test_flat_kernel_where_row_taps_do_not_apply(monkeypatch: pytest.MonkeyPatch, x_shape: tuple[int, ...],
                                                  w_shape: tuple[int, ...], padding: int, limit: int) -> None:
-    conv_module = importlib.import_module("convgeom.ops.conv")  # the module, not the function
+    conv_module = importlib.import_module("convgeom.ops.convolution")
 
     def row_kernel_called(*args: object, **kwargs: object) -> None:
         raise AssertionError("the row-tap kernel ran where it should not")

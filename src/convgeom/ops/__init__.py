@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._common import DEFAULT_MAX_BUFFER_BYTES
     from ._parallel import num_threads, set_num_threads
-    from .conv import conv, conv_transpose
+    from .convolution import conv, conv_transpose
     from .padding import pad
     from .pooling import adaptive_avg_pool, adaptive_max_pool, avg_pool, max_pool
     from .trace import OpTrace, Stage, WindowStep, seed_001, trace_avg_pool, trace_conv, trace_max_pool
@@ -27,8 +27,8 @@ _EXPORTS = {
     "DEFAULT_MAX_BUFFER_BYTES": "._common",
     "num_threads": "._parallel",
     "set_num_threads": "._parallel",
-    "conv": ".conv",
-    "conv_transpose": ".conv",
+    "conv": ".convolution",
+    "conv_transpose": ".convolution",
     "pad": ".padding",
     "adaptive_avg_pool": ".pooling",
     "adaptive_max_pool": ".pooling",

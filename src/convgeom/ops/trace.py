@@ -263,7 +263,7 @@ def trace_conv(
     max_cells: int = DEFAULT_MAX_CELLS,
 ) -> OpTrace:
     """Trace of :func:`convgeom.ops.conv` (channels-first): every window's values, products and sum."""
-    from .conv import _check_bias, _check_groups, _check_weight
+    from .convolution import _check_bias, _check_groups, _check_weight
 
     xa = _trace_input(x)
     w = _trace_input(weight, "weight")

@@ -177,7 +177,9 @@ def conv_with_geometry(x: Array, w: Array, geo: LayerGeometry, max_buffer_bytes:
     groups = geo.groups
     c_out = w.shape[0]
     outputs = geo.output
-    if batch == 0 or c_out == 0 or min(outputs) <= 0:
+    # No input channels: every output is an empty sum, 0 (torch 2.13 returns a tensor with 0
+    # channels instead of C_out).
+    if batch == 0 or c_out == 0 or x.shape[1] == 0 or min(outputs) <= 0:
         return np.zeros((batch, c_out) + tuple(max(o, 0) for o in outputs), dtype=x.dtype)
     pads = geo.pad
     if geo.padding_mode != "zeros":
