@@ -108,6 +108,29 @@ def test_cli_options_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert "more windows" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("args, expected", [
+    (["--input", "[[1,2],[3,4,5]]"], "rectangular nested list of numbers"),
+    (["--input", '[["a"]]'], "rectangular nested list of numbers"),
+    (["--weight", "[[1,2],[3]]"], "--weight must be"),
+    (["--bias", '"x"'], "--bias must be"),
+    (["--max-windows", "-3"], "--max-windows must be >= 0"),
+])
+def test_cli_bad_arrays_give_one_line(capsys: pytest.CaptureFixture[str], args: list[str], expected: str) -> None:
+    assert cli_main(["trace-op", *args]) == 2
+    captured = capsys.readouterr()
+    assert expected in captured.err
+    assert captured.err.count("\n") == 1 and "Traceback" not in captured.err and captured.out == ""
+
+
+def test_cli_scalar_bias_repeats_per_channel(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["trace-op", "--bias", "0.5", "--json"]) == 0
+    scalar = capsys.readouterr().out
+    assert cli_main(["trace-op", "--bias", "[0.5]", "--json"]) == 0
+    assert capsys.readouterr().out == scalar
+    assert cli_main(["trace-op", "--json"]) == 0
+    assert capsys.readouterr().out != scalar  # the bias is applied
+
+
 @pytest.mark.parametrize("seed", range(10))
 def test_trace_conv_matches_ops(seed: int) -> None:
     rng = np.random.default_rng(seed)

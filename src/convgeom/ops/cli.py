@@ -63,6 +63,19 @@ def _json(text: str, what: str) -> Any:
                             fix=f"quote the JSON, e.g. --{what} '[[1, 2], [3, 4]]'") from None
 
 
+def _numbers(text: str, what: str) -> Any:
+    """A JSON nested list (or number) of numbers as a float64 array."""
+    import numpy as np
+
+    value = _json(text, what)
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise GeometryError(f"--{what} must be a number or a rectangular nested list of numbers (every row the "
+                            f"same length), got {text[:60]!r}",
+                            fix=f"write e.g. --{what} '[[1, 2], [3, 4]]'") from None
+
+
 def _ints(text: str, what: str) -> Any:
     """``"2"`` -> 2, ``"2,1"`` -> (2, 1), JSON lists as given."""
     text = text.strip()
@@ -90,7 +103,7 @@ def handle(args: argparse.Namespace) -> int:
     if default_input:
         x = np.array(tr.SEED_001_IMAGE, dtype=np.float64)[None, None]
     else:
-        raw = np.asarray(_json(args.input, "input"), dtype=np.float64)
+        raw = _numbers(args.input, "input")
         x = raw if args.batched else raw[None, None]
     nd = x.ndim - 2
     stride = _ints(args.stride, "stride") if args.stride is not None else (
@@ -100,7 +113,7 @@ def handle(args: argparse.Namespace) -> int:
     dilation = _ints(args.dilation, "dilation")
     if args.op == "conv":
         if args.weight is not None:
-            w = np.asarray(_json(args.weight, "weight"), dtype=np.float64)
+            w = _numbers(args.weight, "weight")
             if w.ndim == nd:
                 w = w[None, None]
         else:
@@ -109,8 +122,8 @@ def handle(args: argparse.Namespace) -> int:
             w = np.ones((x.shape[1], x.shape[1] // max(args.groups, 1)) + k)
         bias = None
         if args.bias is not None:
-            b = _json(args.bias, "bias")
-            bias = np.asarray([b] * w.shape[0] if isinstance(b, (int, float)) else b, dtype=np.float64)
+            b = _numbers(args.bias, "bias")
+            bias = np.full(w.shape[0], float(b)) if b.ndim == 0 else b
         trace = tr.trace_conv(x, w, bias, 1 if stride is None else stride, padding, dilation, args.groups,
                               args.padding_mode, args.framework)
     elif args.op == "max_pool":
@@ -120,6 +133,8 @@ def handle(args: argparse.Namespace) -> int:
         cip = None if args.count_include_pad is None else args.count_include_pad == "true"
         trace = tr.trace_avg_pool(x, _ints(args.kernel_size, "kernel-size"), stride, padding, args.ceil_mode,
                                   cip, args.divisor, framework=args.framework)
+    if args.max_windows is not None and args.max_windows < 0:
+        raise GeometryError(f"--max-windows must be >= 0, got {args.max_windows}", fix="write --max-windows 5")
     if args.json:
         print(json.dumps(trace.to_dict(), indent=2))
     else:
