@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from convgeom import GeometryError
+from convgeom.cli import main as cli_main
 from convgeom.ops import OpTrace, conv, seed_001, trace_avg_pool, trace_conv, trace_max_pool
-from convgeom.ops.cli import main as cli_main
 
 # transcribed from /work/shared/seeds/001_21e38fe783caa2f1.txt, stage 1 and stage 2
 SEED_IMAGE = [[1, 2, 3, 0, 1], [0, 1, 2, 3, 1], [1, 0, 1, 2, 2], [2, 1, 0, 1, 0], [1, 2, 1, 0, 1]]

@@ -10,6 +10,7 @@ import pytest
 
 pytest.importorskip("torch")
 
+from convgeom.cli import main as convgeom_main  # noqa: E402
 from convgeom.errors import GeometryError  # noqa: E402
 from convgeom.tracing import cli  # noqa: E402
 
@@ -93,7 +94,7 @@ def test_malformed_onnx_file(tmp_path, capsys):
     assert "ONNX" in str(info.value)
 
 
-def test_standalone_main(factory, capsys):
-    assert cli.main(["trace", f"{factory}:build", "--input", "1,3,8,8", "--json"]) == 0
-    assert cli.main(["trace", f"{factory}:build", "--input", "1,4,8,8"]) == 2
+def test_main_cli_runs_trace(factory, capsys):
+    assert convgeom_main(["trace", f"{factory}:build", "--input", "1,3,8,8", "--json"]) == 0
+    assert convgeom_main(["trace", f"{factory}:build", "--input", "1,4,8,8"]) == 2
     assert "fails at layer" in capsys.readouterr().err

@@ -140,22 +140,3 @@ def handle(args: argparse.Namespace) -> int:
     else:
         print(trace.render(max_windows=args.max_windows))
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry point (``python -m convgeom.ops.cli``) until the main CLI wires ``register``."""
-    parser = argparse.ArgumentParser(prog="convgeom")
-    sub = parser.add_subparsers(dest="command", required=True)
-    register(sub)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.handler(args))
-    except GeometryError as exc:
-        import sys
-
-        print(f"convgeom: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

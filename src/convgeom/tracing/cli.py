@@ -215,20 +215,3 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Trace a PyTorch, ONNX or Keras model without allocating activations.")
     add_arguments(parser)
     parser.set_defaults(handler=run)
-
-
-def main(argv: Optional[list[str]] = None) -> int:
-    """Stand-alone entry point (``python -m convgeom.tracing.cli``) with the main CLI's error rule."""
-    parser = argparse.ArgumentParser(prog="convgeom")
-    sub = parser.add_subparsers(dest="command", required=True)
-    register(sub)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.handler(args))
-    except GeometryError as exc:
-        print(f"convgeom: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
