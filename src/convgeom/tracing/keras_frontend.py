@@ -52,7 +52,17 @@ from ..errors import GeometryError
 from ..receptive_field import RFStep
 from . import rf as rfm
 from .api import Frontend
-from .model import Finding, GraphBuilder, ModuleCall, Trace, TraceFailure, axis_labels, broadcast
+from .model import (
+    Finding,
+    GraphBuilder,
+    ModuleCall,
+    Trace,
+    TraceFailure,
+    axis_labels,
+    broadcast,
+    shape_size,
+    unknown_op_finding,
+)
 from .rf import Shape, TensorRF
 
 _ITEMSIZE: dict[str, int] = {
@@ -87,13 +97,6 @@ def _import_keras() -> Any:
     if not version[:1].isdigit() or int(version.split(".")[0]) < 3:
         raise GeometryError(f"convgeom needs Keras 3, found keras {version}", fix="pip install -U 'keras>=3'")
     return keras
-
-
-def _prod(values: Sequence[int]) -> int:
-    p = 1
-    for v in values:
-        p *= int(v)
-    return p
 
 
 def _dtype_name(dtype: Any) -> str:
@@ -385,9 +388,9 @@ def _h_conv(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[
     for d, o in zip(spatial, g.output):
         out[d] = o
     out[ch] = filters
-    batch = _prod([s for i, s in enumerate(x.shape) if i not in spatial and i != ch])
-    macs = batch * filters * _prod(g.output) * kshape[-2] * _prod(kshape[:-2])
-    bias = batch * filters * _prod(g.output) if getattr(layer, "use_bias", False) else 0
+    batch = shape_size([s for i, s in enumerate(x.shape) if i not in spatial and i != ch])
+    macs = batch * filters * shape_size(g.output) * kshape[-2] * shape_size(kshape[:-2])
+    bias = batch * filters * shape_size(g.output) if getattr(layer, "use_bias", False) else 0
     rf = tr.rf(x)
     out_rf = None if rf is None else rfm.apply_steps(rf, spatial, g.rf_steps, [ch] if groups < cin else [])
     return tr.emit(group, "conv", [x], [tuple(out)], tr.out_dtype(layer, x), [out_rf], geometry=g, macs=macs,
@@ -417,8 +420,8 @@ def _h_depthwise(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: t
     for d, o in zip(spatial, g.output):
         mid[d] = o
     mid[ch] = cin * mult
-    batch = _prod([s for i, s in enumerate(x.shape) if i not in spatial and i != ch])
-    n_out = batch * _prod(g.output)
+    batch = shape_size([s for i, s in enumerate(x.shape) if i not in spatial and i != ch])
+    n_out = batch * shape_size(g.output)
     rf = tr.rf(x)
     mid_rf = None if rf is None else rfm.apply_steps(rf, spatial, g.rf_steps)
     dtype = tr.out_dtype(layer, x)
@@ -426,7 +429,7 @@ def _h_depthwise(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: t
     attrs = _conv_attrs(layer, padding, fmt)
     if not separable:
         return tr.emit(group, "conv", [x], [tuple(mid)], dtype, [mid_rf], geometry=g,
-                       macs=n_out * cin * mult * _prod(kshape[:-2]), bias_adds=n_out * cin * mult if use_bias else 0,
+                       macs=n_out * cin * mult * shape_size(kshape[:-2]), bias_adds=n_out * cin * mult if use_bias else 0,
                        groups=cin, attrs=attrs)
     pshape = _shape_of(layer.pointwise_kernel)  # (1..., C_in*multiplier, filters)
     filters = pshape[-1]
@@ -435,7 +438,7 @@ def _h_depthwise(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: t
     out_rf = None if mid_rf is None else rfm.apply_steps(mid_rf, [], [], [ch])
     attrs["separable"] = "depthwise+pointwise"
     depthwise = tr.emit(group, "conv", [x], [tuple(mid)], dtype, [mid_rf], geometry=g,
-                        macs=n_out * cin * mult * _prod(kshape[:-2]), groups=cin, attrs=attrs)
+                        macs=n_out * cin * mult * shape_size(kshape[:-2]), groups=cin, attrs=attrs)
     return tr.emit(group, "conv", depthwise, [tuple(out)], dtype, [out_rf],
                    macs=n_out * filters * cin * mult, bias_adds=n_out * filters if use_bias else 0)
 
@@ -465,9 +468,9 @@ def _h_conv_transpose(tr: _Tracer, layer: Any, group: int, ins: list[_Value], ar
     for d, o in zip(spatial, g.output):
         out[d] = o
     out[ch] = filters
-    batch = _prod([s for i, s in enumerate(x.shape) if i not in spatial and i != ch])
-    macs = batch * cin * _prod(sp) * filters * _prod(kshape[:-2])
-    bias = batch * filters * _prod(g.output) if getattr(layer, "use_bias", False) else 0
+    batch = shape_size([s for i, s in enumerate(x.shape) if i not in spatial and i != ch])
+    macs = batch * cin * shape_size(sp) * filters * shape_size(kshape[:-2])
+    bias = batch * filters * shape_size(g.output) if getattr(layer, "use_bias", False) else 0
     rf = tr.rf(x)
     out_rf = None if rf is None else rfm.apply_steps(rf, spatial, g.rf_steps, [ch])
     attrs = _conv_attrs(layer, padding, fmt)
@@ -700,8 +703,8 @@ def _h_dense(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple
                          f"(input {x.shape})", shapes=[x.shape, kshape], dim=len(x.shape) - 1, rf=rf,
                          fix=f"the layer was built for {in_f} features")
     out = x.shape[:-1] + (units,)
-    macs = _prod(x.shape[:-1]) * in_f * units
-    bias = _prod(out) if getattr(layer, "use_bias", False) else 0
+    macs = shape_size(x.shape[:-1]) * in_f * units
+    bias = shape_size(out) if getattr(layer, "use_bias", False) else 0
     out_rf = None if rf is None else rfm.apply_steps(rf, [], [], [len(x.shape) - 1])
     return tr.emit(group, "linear", [x], [out], tr.out_dtype(layer, x), [out_rf], macs=macs, bias_adds=bias)
 
@@ -727,7 +730,7 @@ def _h_norm(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[
         groups = int(layer.groups)
         if groups > 0 and x.shape[axis] % groups:
             raise tr.failure(f"{x.shape[axis]} channels are not divisible by groups={groups}", shapes=[x.shape])
-        context = _prod([s for i, s in enumerate(x.shape) if i not in (0, axis)]) > 1
+        context = shape_size([s for i, s in enumerate(x.shape) if i not in (0, axis)]) > 1
     elif base in ("LayerNormalization", "UnitNormalization", "RMSNormalization"):
         normed = set(_axes(getattr(layer, "axis", -1), rank))
         context = rf is not None and any(d in normed and x.shape[d] > 1 for d in rf.dims if d is not None)
@@ -847,7 +850,7 @@ def _h_flatten(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tup
         rf = None if rf is None else rfm.permute(rf, perm)
         shape = tuple(shape[p] for p in perm)
         alias = [None]
-    out = (shape[0], _prod(shape[1:])) if rank > 1 else (shape[0], 1)
+    out = (shape[0], shape_size(shape[1:])) if rank > 1 else (shape[0], 1)
     out_rf = None if rf is None else rfm.reshape(rf, shape, out)
     return tr.emit(group, "reshape", [x], [out], x.dtype, [out_rf], alias=alias)
 
@@ -856,10 +859,10 @@ def _h_reshape(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tup
                kwargs: dict[str, Any]) -> list[_Value]:
     x = ins[0]
     target = [int(v) for v in layer.target_shape]
-    total = _prod(x.shape[1:])
+    total = shape_size(x.shape[1:])
     if target.count(-1) > 1:
         raise tr.failure(f"Reshape target {tuple(target)} has more than one -1", shapes=[x.shape])
-    known = _prod([v for v in target if v != -1])
+    known = shape_size([v for v in target if v != -1])
     if -1 in target:
         if known == 0 or total % known:
             raise tr.failure(f"cannot reshape {x.shape} to (batch, {tuple(target)}): {total} elements per sample",
@@ -1141,12 +1144,8 @@ def trace_keras(model: Any, input_shapes: Sequence[Shape], *, dtype: Optional[st
     for cname, records in sorted(tracer.unknown.items()):
         count = len(records)
         shown = ", ".join(records[:3]) + (f" and {count - 3} more" if count > 3 else "")
-        tracer.builder.add_finding(Finding(
-            "unknown-op", "info", records[0],
-            f"{cname} is not understood by convgeom ({count} call{'s' if count > 1 else ''}: {shown}); its output "
-            "shape comes from Keras's compute_output_spec and its receptive field is passed through by shape "
-            "(inexact)",
-            "nothing to fix in the model; tell convgeom about this layer for exact receptive fields"))
+        tracer.builder.add_finding(unknown_op_finding(records[0], cname, count, "call",
+                                                      "Keras's compute_output_spec", "layer", shown))
     try:
         params = int(model.count_params())
     except ValueError:
@@ -1155,8 +1154,8 @@ def trace_keras(model: Any, input_shapes: Sequence[Shape], *, dtype: Optional[st
     trainable = list(getattr(model, "trainable_weights", []) or [])
     return tracer.builder.finish(
         model=str(getattr(model, "name", type(model).__name__)), outputs=[v.tid for v in outs], params=params,
-        trainable_params=sum(_prod(_shape_of(w)) for w in trainable),
-        param_bytes=sum(_prod(_shape_of(w)) * _itemsize(_dtype_name(w.dtype)) for w in weights))
+        trainable_params=sum(shape_size(_shape_of(w)) for w in trainable),
+        param_bytes=sum(shape_size(_shape_of(w)) * _itemsize(_dtype_name(w.dtype)) for w in weights))
 
 
 def _run(model: Any, shapes: list[Shape], dtype: Optional[str]) -> Trace:

@@ -576,6 +576,27 @@ def _outputs_of(g: _Group) -> list[int]:
     return outs or g.op_outputs[-1:]
 
 
+def shape_size(values: Sequence[Any]) -> int:
+    """Number of elements of a shape (each entry converted with ``int``: torch/NumPy ints too)."""
+    size = 1
+    for v in values:
+        size *= int(v)
+    return size
+
+
+def unknown_op_finding(where: str, what: str, count: int, unit: str, shape_source: str, kind: str,
+                       detail: str = "") -> Finding:
+    """The info finding for ``count`` calls (``unit``: call, node) of an op or layer (``kind``)
+    convgeom does not understand: its shape came from ``shape_source``, its receptive field is
+    passed through by shape."""
+    calls = f"{count} {unit}{'s' if count > 1 else ''}{': ' + detail if detail else ''}"
+    return Finding(
+        "unknown-op", "info", where,
+        f"{what} is not understood by convgeom ({calls}); its output shape comes from {shape_source} and its "
+        "receptive field is passed through by shape (inexact)",
+        f"nothing to fix in the model; tell convgeom about this {kind} for exact receptive fields")
+
+
 def with_axis(shapes: Sequence[Shape], dim: int, size: int) -> list[Shape]:
     """``shapes`` with dimension ``dim`` of the first input set to ``size``."""
     first = list(shapes[0])

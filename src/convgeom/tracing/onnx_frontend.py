@@ -30,7 +30,7 @@ from ..padding import check_padding_mode
 from ..receptive_field import RFStep
 from . import rf as rfm
 from .api import Frontend
-from .model import Finding, GraphBuilder, Trace, TraceFailure
+from .model import GraphBuilder, Trace, TraceFailure, unknown_op_finding
 from .rf import Shape, TensorRF
 
 _ITEMSIZE: dict[int, int] = {
@@ -163,11 +163,8 @@ class _OnnxTracer:
         outs = [self.vals[o.name].tid for o in self.graph.output if o.name in self.vals]
         out_ids = [t for t in outs if t is not None]
         for op, count in sorted(self.unknown.items()):
-            self.builder.add_finding(Finding(
-                "unknown-op", "info", op,
-                f"ONNX op {op} is not understood by convgeom ({count} node{'s' if count > 1 else ''}); its output shape "
-                "comes from onnx.shape_inference and its receptive field is passed through by shape (inexact)",
-                "nothing to fix in the model; tell convgeom about this op for exact receptive fields"))
+            self.builder.add_finding(unknown_op_finding(op, f"ONNX op {op}", count, "node", "onnx.shape_inference",
+                                                        "op"))
         name = self.graph.name or "onnx model"
         return self.builder.finish(model=name, outputs=out_ids, params=params, trainable_params=params,
                                    param_bytes=param_bytes)

@@ -42,7 +42,16 @@ from ..padding import check_padding_mode
 from ..receptive_field import RFStep
 from . import rf as rfm
 from .api import Frontend
-from .model import Finding, GraphBuilder, ModuleCall, Trace, TraceFailure, broadcast
+from .model import (
+    Finding,
+    GraphBuilder,
+    ModuleCall,
+    Trace,
+    TraceFailure,
+    broadcast,
+    shape_size,
+    unknown_op_finding,
+)
 from .rf import Shape, TensorRF
 
 Tensor = torch.Tensor
@@ -62,13 +71,6 @@ def _ints(value: Any, n: int) -> Any:
         vals = tuple(int(v) for v in value)
         return vals[0] if len(vals) == 1 and n > 1 else vals
     return int(value)
-
-
-def _prod(values: Sequence[int]) -> int:
-    p = 1
-    for v in values:
-        p *= int(v)
-    return p
 
 
 def _fn_name(func: Any) -> str:
@@ -683,7 +685,7 @@ def _rule_stack(tr: _Tracer, name: str, args: Sequence[Any], kwargs: dict[str, A
 
 def _matmul_macs(a: Shape, b: Shape, out: Shape) -> int:
     k = a[-1] if a else 1
-    return _prod(out) * k
+    return shape_size(out) * k
 
 
 def _rule_matmul(tr: _Tracer, name: str, args: Sequence[Any], kwargs: dict[str, Any],
@@ -726,7 +728,7 @@ def _rule_einsum(tr: _Tracer, name: str, args: Sequence[Any], kwargs: dict[str, 
         if isinstance(op, Tensor) and "." not in term:
             for letter, s in zip(term, op.shape):
                 sizes[letter] = max(sizes.get(letter, 1), int(s))
-    macs = _prod(list(sizes.values())) if len(operands) >= 2 else 0
+    macs = shape_size(list(sizes.values())) if len(operands) >= 2 else 0
     merged: Optional[TensorRF] = None
     for obj, t in acts:
         rf = bld.rf(t)
@@ -745,7 +747,7 @@ def _rule_einsum(tr: _Tracer, name: str, args: Sequence[Any], kwargs: dict[str, 
 def _rule_attention(tr: _Tracer, name: str, args: Sequence[Any], kwargs: dict[str, Any],
                     acts: list[tuple[Tensor, int]], outs: list[Tensor]) -> RuleResult:
     q, k, v = (tuple(a.shape) for a in args[:3])
-    macs = _prod(q[:-1]) * k[-2] * (q[-1] + v[-1])
+    macs = shape_size(q[:-1]) * k[-2] * (q[-1] + v[-1])
     merged: Optional[TensorRF] = None
     for _, t in acts:
         rf = tr.builder.rf(t)
@@ -912,9 +914,9 @@ def _h_conv(nd: int) -> Handler:
             framework="torch", in_channels=channels, out_channels=wshape[0]),
             ("conv", shape[-nd:], wshape, stride_arg, pad_arg, dil_arg, groups))
         out_shape = shape[:-nd - 1] + (wshape[0],) + g.output
-        batch = _prod(shape[:-nd - 1])
-        out_sp = _prod(g.output)
-        macs = batch * wshape[0] * out_sp * wshape[1] * _prod(wshape[2:])
+        batch = shape_size(shape[:-nd - 1])
+        out_sp = shape_size(g.output)
+        macs = batch * wshape[0] * out_sp * wshape[1] * shape_size(wshape[2:])
         bias_adds = batch * wshape[0] * out_sp if isinstance(bias, Tensor) else 0
         dims = list(range(len(shape) - nd, len(shape)))
         out_rf = None if rf is None else rfm.apply_steps(rf, dims, g.rf_steps, [len(shape) - nd - 1] if groups < channels else [])
@@ -955,9 +957,9 @@ def _h_conv_transpose(nd: int) -> Handler:
             _ints(dilation, nd), groups=groups, framework="torch"))
         cout = wshape[1] * groups
         out_shape = shape[:-nd - 1] + (cout,) + g.output
-        batch = _prod(shape[:-nd - 1])
-        macs = batch * channels * _prod(shape[-nd:]) * wshape[1] * _prod(wshape[2:])
-        bias_adds = batch * cout * _prod(g.output) if isinstance(bias, Tensor) else 0
+        batch = shape_size(shape[:-nd - 1])
+        macs = batch * channels * shape_size(shape[-nd:]) * wshape[1] * shape_size(wshape[2:])
+        bias_adds = batch * cout * shape_size(g.output) if isinstance(bias, Tensor) else 0
         dims = list(range(len(shape) - nd, len(shape)))
         out_rf = None if rf is None else rfm.apply_steps(rf, dims, g.rf_steps, [len(shape) - nd - 1] if groups < channels else [])
         out = _new(out_shape, x)
@@ -1151,14 +1153,14 @@ def _h_norm(kind: str) -> Handler:
             for t in (mean, var, weight, bias):
                 if isinstance(t, Tensor) and t.numel() != c:
                     raise tr.failure(fn, f"running_mean should contain {c} elements not {t.numel()}", shapes=[shape])
-            if training and _prod(shape) // max(c, 1) == 1:
+            if training and shape_size(shape) // max(c, 1) == 1:
                 raise tr.failure(fn, f"Expected more than 1 value per channel when training, got input size {list(shape)}",
                                  shapes=[shape])
         elif kind == "instance_norm":
             weight, bias = _arg(args, kwargs, 3, "weight"), _arg(args, kwargs, 4, "bias")
             use_stats = bool(_arg(args, kwargs, 5, "use_input_stats", True))
             tensors = [weight, bias]
-            if use_stats and _prod(shape[2:]) == 1:
+            if use_stats and shape_size(shape[2:]) == 1:
                 raise tr.failure(fn, f"Expected more than 1 spatial element when training, got input size {list(shape)}",
                                  shapes=[shape])
             context = use_stats
@@ -1177,7 +1179,7 @@ def _h_norm(kind: str) -> Handler:
             if shape[1] % groups:
                 raise tr.failure(fn, f"Expected number of channels in input to be divisible by num_groups, but got "
                                      f"input of shape {list(shape)} and num_groups={groups}", shapes=[shape])
-            context = _prod(shape[2:]) > 1
+            context = shape_size(shape[2:]) > 1
         out = _new(shape, x)
         out_rf = None if rf is None else (rfm.with_context(rf) if context else rf)
         group = tr.group_for(fn, _type_name(func), tensors)
@@ -1307,13 +1309,13 @@ def _h_linear(tr: _Tracer, func: Any, args: Sequence[Any], kwargs: dict[str, Any
     shape = tuple(x.shape)
     out_f, in_f = int(w.shape[0]), int(w.shape[1])
     if shape[-1] != in_f:
-        rows = _prod(shape[:-1])
+        rows = shape_size(shape[:-1])
         raise tr.failure("linear", f"mat1 and mat2 shapes cannot be multiplied ({rows}x{shape[-1]} and {in_f}x{out_f})",
                          shapes=[shape, (out_f, in_f)],
                          fix=f"the layer expects {in_f} input features; its input has {shape[-1]}")
     out_shape = shape[:-1] + (out_f,)
-    macs = _prod(shape[:-1]) * in_f * out_f
-    bias_adds = _prod(out_shape) if isinstance(bias, Tensor) else 0
+    macs = shape_size(shape[:-1]) * in_f * out_f
+    bias_adds = shape_size(out_shape) if isinstance(bias, Tensor) else 0
     rf = tr.builder.rf(xt)
     out_rf = None if rf is None else rfm.apply_steps(rf, [], [], [len(shape) - 1])
     out = torch.empty(out_shape, dtype=x.dtype, device="meta")
@@ -1433,11 +1435,7 @@ def trace_torch(model: torch.nn.Module, input_shapes: Sequence[Shape], *, dtype:
     outs = _flat(output, [])
     out_ids = [tracer.act[id(o)] for o in outs if id(o) in tracer.act]
     for name, count in sorted(tracer.unknown.items()):
-        tracer.builder.add_finding(Finding(
-            "unknown-op", "info", name,
-            f"{name} is not understood by convgeom ({count} call{'s' if count > 1 else ''}); its output shape comes "
-            "from running it on meta tensors and its receptive field is passed through by shape (inexact)",
-            "nothing to fix in the model; tell convgeom about this op for exact receptive fields"))
+        tracer.builder.add_finding(unknown_op_finding(name, name, count, "call", "running it on meta tensors", "op"))
     for name, count in sorted(tracer.data_dependent.items()):
         tracer.builder.add_finding(Finding(
             "data-dependent", "warning", name,
