@@ -158,6 +158,18 @@ class Checker:
 # ----------------------------------------------------------------------------------------
 # random parameters
 # ----------------------------------------------------------------------------------------
+def run_oracle(op: str, seed: int, generate: Callable[[random.Random], dict[str, Any]],
+               check: Callable[[dict[str, Any], Checker, torch.Generator, int], None]) -> None:
+    """``TARGETS[op]`` configurations drawn by ``generate`` from ``random.Random(SEED + seed)``,
+    each checked (with its index, also stored as ``cfg["i"]``) against live torch."""
+    rng, gen, chk = random.Random(SEED + seed), torch.Generator().manual_seed(SEED), Checker(op)
+    for i in range(TARGETS[op]):
+        cfg = generate(rng)
+        cfg["i"] = i
+        check(cfg, chk, gen, i)
+    chk.finish()
+
+
 def pick(rng: random.Random, lo: int, hi: int, junk: tuple[int, ...] = (), p_junk: float = 0.0) -> int:
     if junk and rng.random() < p_junk:
         return rng.choice(junk)
@@ -253,12 +265,8 @@ def _check_conv(cfg: dict[str, Any], chk: Checker, gen: torch.Generator, values:
 
 
 def test_conv_functional() -> None:
-    rng, gen, chk = random.Random(SEED + 1), torch.Generator().manual_seed(SEED), Checker("conv")
-    for i in range(TARGETS["conv"]):
-        cfg = gen_conv(rng)
-        cfg["i"] = i
-        _check_conv(cfg, chk, gen, values=i % 3 == 0)
-    chk.finish()
+    run_oracle("conv", 1, gen_conv,
+               lambda cfg, chk, gen, i: _check_conv(cfg, chk, gen, values=i % 3 == 0))
 
 
 # ----------------------------------------------------------------------------------------
@@ -319,12 +327,8 @@ def _check_conv_module(cfg: dict[str, Any], chk: Checker, gen: torch.Generator, 
 
 
 def test_conv_modules_padding_mode() -> None:
-    rng, gen, chk = random.Random(SEED + 2), torch.Generator().manual_seed(SEED), Checker("conv_module")
-    for i in range(TARGETS["conv_module"]):
-        cfg = gen_conv_module(rng)
-        cfg["i"] = i
-        _check_conv_module(cfg, chk, gen, values=i % 2 == 0)
-    chk.finish()
+    run_oracle("conv_module", 2, gen_conv_module,
+               lambda cfg, chk, gen, i: _check_conv_module(cfg, chk, gen, values=i % 2 == 0))
 
 
 # ----------------------------------------------------------------------------------------
@@ -357,12 +361,8 @@ def _check_conv_explicit(cfg: dict[str, Any], chk: Checker, gen: torch.Generator
 
 
 def test_conv_explicit_pairs() -> None:
-    rng, gen, chk = random.Random(SEED + 3), torch.Generator().manual_seed(SEED), Checker("conv_explicit")
-    for i in range(TARGETS["conv_explicit"]):
-        cfg = gen_conv_explicit(rng)
-        cfg["i"] = i
-        _check_conv_explicit(cfg, chk, gen)
-    chk.finish()
+    run_oracle("conv_explicit", 3, gen_conv_explicit,
+               lambda cfg, chk, gen, i: _check_conv_explicit(cfg, chk, gen))
 
 
 # ----------------------------------------------------------------------------------------
@@ -409,12 +409,8 @@ def _check_conv_transpose(cfg: dict[str, Any], chk: Checker, gen: torch.Generato
 
 
 def test_conv_transpose_functional() -> None:
-    rng, gen, chk = random.Random(SEED + 4), torch.Generator().manual_seed(SEED), Checker("conv_transpose")
-    for i in range(TARGETS["conv_transpose"]):
-        cfg = gen_conv_transpose(rng)
-        cfg["i"] = i
-        _check_conv_transpose(cfg, chk, gen, values=i % 3 == 0)
-    chk.finish()
+    run_oracle("conv_transpose", 4, gen_conv_transpose,
+               lambda cfg, chk, gen, i: _check_conv_transpose(cfg, chk, gen, values=i % 3 == 0))
 
 
 # ----------------------------------------------------------------------------------------
@@ -474,13 +470,8 @@ def _check_conv_transpose_output_size(cfg: dict[str, Any], chk: Checker, gen: to
 
 
 def test_conv_transpose_output_size() -> None:
-    rng, gen = random.Random(SEED + 5), torch.Generator().manual_seed(SEED)
-    chk = Checker("conv_transpose_output_size")
-    for i in range(TARGETS["conv_transpose_output_size"]):
-        cfg = gen_conv_transpose_output_size(rng)
-        cfg["i"] = i
-        _check_conv_transpose_output_size(cfg, chk, gen, values=i % 3 == 0)
-    chk.finish()
+    run_oracle("conv_transpose_output_size", 5, gen_conv_transpose_output_size,
+               lambda cfg, chk, gen, i: _check_conv_transpose_output_size(cfg, chk, gen, values=i % 3 == 0))
 
 
 # ----------------------------------------------------------------------------------------
@@ -592,21 +583,13 @@ def _check_avg_pool(cfg: dict[str, Any], chk: Checker, gen: torch.Generator, val
 
 
 def test_max_pool() -> None:
-    rng, gen, chk = random.Random(SEED + 6), torch.Generator().manual_seed(SEED), Checker("max_pool")
-    for i in range(TARGETS["max_pool"]):
-        cfg = gen_pool(rng, "max_pool")
-        cfg["i"] = i
-        _check_max_pool(cfg, chk, gen, values=i % 2 == 0)
-    chk.finish()
+    run_oracle("max_pool", 6, lambda rng: gen_pool(rng, "max_pool"),
+               lambda cfg, chk, gen, i: _check_max_pool(cfg, chk, gen, values=i % 2 == 0))
 
 
 def test_avg_pool() -> None:
-    rng, gen, chk = random.Random(SEED + 7), torch.Generator().manual_seed(SEED), Checker("avg_pool")
-    for i in range(TARGETS["avg_pool"]):
-        cfg = gen_pool(rng, "avg_pool")
-        cfg["i"] = i
-        _check_avg_pool(cfg, chk, gen, values=i % 2 == 0)
-    chk.finish()
+    run_oracle("avg_pool", 7, lambda rng: gen_pool(rng, "avg_pool"),
+               lambda cfg, chk, gen, i: _check_avg_pool(cfg, chk, gen, values=i % 2 == 0))
 
 
 # ----------------------------------------------------------------------------------------
@@ -637,12 +620,8 @@ def _check_unfold(cfg: dict[str, Any], chk: Checker, gen: torch.Generator, value
 
 
 def test_unfold() -> None:
-    rng, gen, chk = random.Random(SEED + 8), torch.Generator().manual_seed(SEED), Checker("unfold")
-    for i in range(TARGETS["unfold"]):
-        cfg = gen_unfold(rng)
-        cfg["i"] = i
-        _check_unfold(cfg, chk, gen, values=i % 3 == 0)
-    chk.finish()
+    run_oracle("unfold", 8, gen_unfold,
+               lambda cfg, chk, gen, i: _check_unfold(cfg, chk, gen, values=i % 3 == 0))
 
 
 @pytest.mark.parametrize("nd", [1, 3])
@@ -713,12 +692,8 @@ def _check_adaptive(cfg: dict[str, Any], chk: Checker, gen: torch.Generator) -> 
 
 @pytest.mark.parametrize("op", ["adaptive_avg_pool", "adaptive_max_pool"])
 def test_adaptive_pool_windows(op: str) -> None:
-    rng, gen, chk = random.Random(SEED + 9 + (op == "adaptive_max_pool")), torch.Generator().manual_seed(SEED), Checker(op)
-    for i in range(TARGETS[op]):
-        cfg = gen_adaptive(rng, op)
-        cfg["i"] = i
-        _check_adaptive(cfg, chk, gen)
-    chk.finish()
+    run_oracle(op, 9 + (op == "adaptive_max_pool"), lambda rng: gen_adaptive(rng, op),
+               lambda cfg, chk, gen, i: _check_adaptive(cfg, chk, gen))
 
 
 # ----------------------------------------------------------------------------------------
@@ -775,12 +750,7 @@ def _check_interpolate(cfg: dict[str, Any], chk: Checker) -> None:
 
 
 def test_interpolate_nearest() -> None:
-    rng, chk = random.Random(SEED + 11), Checker("interpolate")
-    for i in range(TARGETS["interpolate"]):
-        cfg = gen_interpolate(rng)
-        cfg["i"] = i
-        _check_interpolate(cfg, chk)
-    chk.finish()
+    run_oracle("interpolate", 11, gen_interpolate, lambda cfg, chk, gen, i: _check_interpolate(cfg, chk))
 
 
 # ----------------------------------------------------------------------------------------
