@@ -73,7 +73,6 @@ _ITEMSIZE: dict[str, int] = {
 _DTYPE_ALIASES = {"half": "float16", "float": "float32", "double": "float64"}
 
 
-
 # ------------------------------------------------------------------------------------------------
 def _import_keras() -> Any:
     """``import keras`` (Keras 3), choosing an installed backend when none is configured."""
@@ -158,18 +157,6 @@ def _pairs(value: Any, nd: int) -> tuple[tuple[int, int], ...]:
             a, b = v
             out.append((int(a), int(b)))
     return tuple(out)
-
-
-
-
-def _shape_rule(rf: Optional[TensorRF], in_shape: Shape, out_shape: Shape) -> Optional[TensorRF]:
-    """Unknown op: axes whose dim keeps its size (same rank) pass through, the rest become whole."""
-    if rf is None:
-        return None
-    if len(in_shape) == len(out_shape):
-        return rfm.remap(rf, lambda d: d if in_shape[d] == out_shape[d] else None)
-    return rfm.reshape(rf, in_shape, out_shape)
-
 
 
 def _unique(ids: Sequence[int]) -> list[int]:
@@ -1024,7 +1011,7 @@ def _generic(tr: _Tracer, op: Any, group: int, ins: list[_Value], args: tuple[An
         kind = "unknown"
         src = ins[0] if ins else None
         for s in shapes:
-            rf = None if src is None else _shape_rule(tr.rf(src), src.shape, s)
+            rf = None if src is None else rfm.by_shape(tr.rf(src), src.shape, s)
             rfs.append(None if rf is None else rfm.inexact(rf))
         tr.note_unknown(cname, tr.current)
     if not shapes:

@@ -300,16 +300,10 @@ class _OnnxTracer:
                 continue
             src = live[0]
             rf = self.builder.rf(src.tid) if src.tid is not None else None
-            rfs.append(None if rf is None else rfm.inexact(_shape_rule(rf, src.shape, shape)))
+            rfs.append(None if rf is None else rfm.inexact(rfm.by_shape(rf, src.shape, shape)))
         if not known:
             self.unknown[node.op_type] = self.unknown.get(node.op_type, 0) + 1
         self.emit(node, known or "unknown", live, outs, rfs)
-
-
-def _shape_rule(rf: TensorRF, in_shape: Shape, out_shape: Shape) -> TensorRF:
-    if len(in_shape) == len(out_shape):
-        return rfm.remap(rf, lambda d: d if in_shape[d] == out_shape[d] else None)
-    return rfm.reshape(rf, in_shape, out_shape)
 
 
 def _single_node_model(node: onnx.NodeProto, ins: list[Optional[_Val]], opset: int, parent: onnx.ModelProto,

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Optional
+from typing import Optional, overload
 
 from ..receptive_field import ReceptiveField, RFStep
 
@@ -197,6 +197,20 @@ def with_context(rf: TensorRF) -> TensorRF:
 
 def inexact(rf: TensorRF) -> TensorRF:
     return rf if not rf.exact else replace(rf, exact=False)
+
+
+@overload
+def by_shape(rf: TensorRF, in_shape: Shape, out_shape: Shape) -> TensorRF: ...
+@overload
+def by_shape(rf: None, in_shape: Shape, out_shape: Shape) -> None: ...
+def by_shape(rf: Optional[TensorRF], in_shape: Shape, out_shape: Shape) -> Optional[TensorRF]:
+    """An op known only by its shapes: with the same rank, axes that keep their size pass
+    through and the rest become whole; otherwise :func:`reshape`."""
+    if rf is None:
+        return None
+    if len(in_shape) == len(out_shape):
+        return remap(rf, lambda d: d if in_shape[d] == out_shape[d] else None)
+    return reshape(rf, in_shape, out_shape)
 
 
 def reshape(rf: TensorRF, in_shape: Shape, out_shape: Shape) -> TensorRF:

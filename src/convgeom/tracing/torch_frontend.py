@@ -139,7 +139,6 @@ def _flat(value: Any, out: list[Tensor]) -> list[Tensor]:
     return out
 
 
-
 @dataclass
 class _Frame:
     module: Any
@@ -453,7 +452,7 @@ class _Tracer(TorchFunctionMode):
         rf: Optional[TensorRF] = None
         if frame.inputs:
             src = frame.inputs[0]
-            rf = _shape_rule(self.builder.rf(src), self.builder.shape(src), tuple(obj.shape))
+            rf = rfm.by_shape(self.builder.rf(src), self.builder.shape(src), tuple(obj.shape))
             rf = None if rf is None else rfm.inexact(rf)
         ids = self.builder.op(frame.group, "unknown", frame.inputs[:1], [(tuple(obj.shape), obj.element_size())], [rf])
         self.register(meta, ids[0])
@@ -469,20 +468,11 @@ RuleResult = tuple[list[Optional[TensorRF]], list[rfm.MergeIssue], int]
 Rule = Callable[[_Tracer, str, Sequence[Any], dict[str, Any], list[tuple[Tensor, int]], list[Tensor]], RuleResult]
 
 
-def _shape_rule(rf: Optional[TensorRF], in_shape: Shape, out_shape: Shape) -> Optional[TensorRF]:
-    """Unknown op: axes whose dim keeps its size (same rank) pass through, the rest become whole."""
-    if rf is None:
-        return None
-    if len(in_shape) == len(out_shape):
-        return rfm.remap(rf, lambda d: d if in_shape[d] == out_shape[d] else None)
-    return rfm.reshape(rf, in_shape, out_shape)
-
-
 def _rule_unknown(tr: _Tracer, name: str, args: Sequence[Any], kwargs: dict[str, Any],
                   acts: list[tuple[Tensor, int]], outs: list[Tensor]) -> RuleResult:
     b = tr.builder
     src = acts[0][1]
-    return [_shape_rule(b.rf(src), b.shape(src), tuple(o.shape)) for o in outs], [], 0
+    return [rfm.by_shape(b.rf(src), b.shape(src), tuple(o.shape)) for o in outs], [], 0
 
 
 def _rule_elementwise(tr: _Tracer, name: str, args: Sequence[Any], kwargs: dict[str, Any],
@@ -595,7 +585,7 @@ def _rule_along(tr: _Tracer, name: str, args: Sequence[Any], kwargs: dict[str, A
     if not isinstance(dim, int):
         return [rfm.inexact(rfm.whole(rf)) for _ in outs], [], 0
     res = rfm.along(rf, _norm_dim(dim, n))
-    return [res if tuple(o.shape) == b.shape(t) else _shape_rule(res, b.shape(t), tuple(o.shape)) for o in outs], [], 0
+    return [res if tuple(o.shape) == b.shape(t) else rfm.by_shape(res, b.shape(t), tuple(o.shape)) for o in outs], [], 0
 
 
 def _rule_slice(tr: _Tracer, name: str, args: Sequence[Any], kwargs: dict[str, Any],
@@ -608,12 +598,12 @@ def _rule_slice(tr: _Tracer, name: str, args: Sequence[Any], kwargs: dict[str, A
     shape = b.shape(t)
     n = len(shape)
     if rf is None or acts[0][0] is not args[0]:
-        return [None if rf is None else _shape_rule(rf, shape, tuple(o.shape)) for o in outs], [], 0
+        return [None if rf is None else rfm.by_shape(rf, shape, tuple(o.shape)) for o in outs], [], 0
     if name == "getitem":
         index = args[1]
         items = list(index) if isinstance(index, tuple) else [index]
         if any(isinstance(i, Tensor) or isinstance(i, list) for i in items):
-            return [rfm.inexact(_shape_rule(rf, shape, tuple(o.shape)) or rf) for o in outs], [], 0
+            return [rfm.inexact(rfm.by_shape(rf, shape, tuple(o.shape)) or rf) for o in outs], [], 0
         n_real = sum(1 for i in items if i is not None and i is not Ellipsis)
         expanded: list[Any] = []
         for i in items:
@@ -859,8 +849,6 @@ def _new(shape: Shape, like: Tensor, dtype: Optional[torch.dtype] = None) -> Ten
         if like.is_contiguous(memory_format=fmt):
             return torch.empty(shape, dtype=dtype or like.dtype, device="meta", memory_format=fmt)
     return torch.empty(shape, dtype=dtype or like.dtype, device="meta")
-
-
 
 
 def _engine(tr: _Tracer, fn: str, x: Tensor, rf: Optional[TensorRF], nd: int, call: Callable[[], Any],
