@@ -18,24 +18,13 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
+from _compare import check  # noqa: E402  (tests/_compare.py)
 from convgeom import GeometryError  # noqa: E402
 from convgeom.ops import conv  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
 
-TOL = {np.float64: 1e-9, np.float32: 1e-5}
 CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
-
-
-def rel_err(ours: np.ndarray, ref: np.ndarray) -> float:
-    scale = float(np.abs(ref).max(initial=0.0))
-    return float(np.abs(ours.astype(np.float64) - ref.astype(np.float64)).max(initial=0.0)) / max(scale, 1e-30)
-
-
-def check(ours: np.ndarray, ref: np.ndarray, dtype: type) -> None:
-    assert ours.dtype == np.dtype(dtype)
-    assert ours.shape == ref.shape
-    assert rel_err(ours, ref) < TOL[dtype]
 
 
 def random_config(seed: int, nd: int) -> dict:

@@ -9,16 +9,11 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
+from _compare import TOL, rel_err  # noqa: E402  (tests/_compare.py)
 from convgeom import GeometryError  # noqa: E402
 from convgeom.ops import conv, conv_transpose  # noqa: E402
 
-TOL = {np.float64: 1e-9, np.float32: 1e-5}
 CONVT = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
-
-
-def rel_err(ours: np.ndarray, ref: np.ndarray) -> float:
-    scale = float(np.abs(ref).max(initial=0.0))
-    return float(np.abs(ours.astype(np.float64) - ref.astype(np.float64)).max(initial=0.0)) / max(scale, 1e-30)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

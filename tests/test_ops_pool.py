@@ -10,28 +10,19 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
+import _compare  # noqa: E402  (tests/_compare.py)
+from _compare import rel_err_with_infinities as rel_err  # noqa: E402
 from convgeom import GeometryError  # noqa: E402
 from convgeom.ops import adaptive_avg_pool, adaptive_max_pool, avg_pool, max_pool  # noqa: E402
 
-TOL = {np.float64: 1e-9, np.float32: 1e-5}
 MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
 AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
 ADAPTIVE_AVG = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}
 ADAPTIVE_MAX = {1: F.adaptive_max_pool1d, 2: F.adaptive_max_pool2d, 3: F.adaptive_max_pool3d}
 
 
-def rel_err(ours: np.ndarray, ref: np.ndarray) -> float:
-    same = ours == ref  # equal infinities (windows that read only padding)
-    a = np.where(same, 0.0, ours.astype(np.float64))
-    b = np.where(same, 0.0, ref.astype(np.float64))
-    scale = float(np.abs(np.where(np.isfinite(b), b, 0.0)).max(initial=0.0))
-    return float(np.abs(a - b).max(initial=0.0)) / max(scale, 1e-30)
-
-
 def check(ours: np.ndarray, ref: np.ndarray, dtype: type) -> None:
-    assert ours.dtype == np.dtype(dtype)
-    assert ours.shape == ref.shape
-    assert rel_err(ours, ref) < TOL[dtype]
+    _compare.check(ours, ref, dtype, rel_err)
 
 
 def pool_config(seed: int, nd: int) -> dict:
