@@ -10,8 +10,8 @@ from collections.abc import Callable
 from typing import Any, Union
 
 from .arithmetic import tdiv
+from .dialects import get_dialect
 from .errors import GeometryError
-from .frameworks import get_dialect
 from .geometry import (
     AdaptivePoolGeometry,
     AxisGeometry,

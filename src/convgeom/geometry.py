@@ -2,7 +2,7 @@
 ``unfold``, adaptive pools and ``interpolate``, and their frozen result objects.
 
 Each function normalises its parameters, asks the framework dialect
-(:mod:`convgeom.frameworks`) for the per-side padding and output size, and wraps the answer in
+(:mod:`convgeom.dialects`) for the per-side padding and output size, and wraps the answer in
 a :class:`LayerGeometry` whose :class:`AxisGeometry` entries know window positions, coverage,
 unread input and the receptive-field step of the layer.
 """
@@ -17,8 +17,8 @@ from typing import Any, Optional, Union
 
 from . import arithmetic
 from .arithmetic import effective_kernel
+from .dialects import Plan, Request, get_dialect
 from .errors import GeometryError
-from .frameworks import Plan, Request, get_dialect
 from .params import IntOrTuple, Padding, PaddingArg, as_int, ndim_of, parse_padding, per_axis
 from .receptive_field import RFStep
 

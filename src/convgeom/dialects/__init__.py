@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .arithmetic import (
+from ..arithmetic import (
     ceil_div,
     conv_output,
     effective_kernel,
@@ -21,8 +21,8 @@ from .arithmetic import (
     tdiv,
     transposed_full_output,
 )
-from .errors import GeometryError
-from .padding import (
+from ..errors import GeometryError
+from ..padding import (
     PadSplit,
     causal_split,
     check_padding_mode,
@@ -30,7 +30,7 @@ from .padding import (
     same_split,
     torch_same_split,
 )
-from .params import PADDING_MODES, Padding
+from ..params import PADDING_MODES, Padding
 
 
 @dataclass(frozen=True)
@@ -927,11 +927,17 @@ DIALECTS: dict[str, Dialect] = {d.name: d for d in (Torch(), TensorFlow(), Jax()
 ALIASES = {"pytorch": "torch", "tf": "tensorflow", "keras": "tensorflow", "lax": "jax", "ort": "onnx", "onnxruntime": "onnx"}
 
 
-def get_dialect(framework: str) -> Dialect:
+def canonical_framework(framework: str) -> str:
+    """The dialect name ('torch', 'tensorflow', 'jax', 'onnx') for a framework name or alias
+    (``ALIASES``: 'pytorch', 'tf', 'keras', 'lax', 'ort', 'onnxruntime'), case-insensitive."""
     key = ALIASES.get(framework.lower(), framework.lower()) if isinstance(framework, str) else ""
     if key not in DIALECTS:
         raise GeometryError(
             f"unknown framework {framework!r}",
             fix="use one of " + ", ".join(repr(k) for k in DIALECTS),
         )
-    return DIALECTS[key]
+    return key
+
+
+def get_dialect(framework: str) -> Dialect:
+    return DIALECTS[canonical_framework(framework)]
