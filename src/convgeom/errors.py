@@ -24,3 +24,43 @@ class GeometryError(ValueError):
         if fix:
             message = f"{message}; {fix}"
         super().__init__(message.replace("\n", " "))
+
+
+class UserCodeError(GeometryError):
+    """Code the user asked convgeom to run (a model file, a factory, a forward pass) raised.
+
+    The message is one line: what was being run, the exception and where it was raised
+    (``file:line`` of the innermost frame outside convgeom, the standard library and installed
+    packages, else the innermost frame). The original exception is ``__cause__`` (raise this
+    ``from`` it), so ``convgeom --traceback`` can print the full traceback.
+    """
+
+    def __init__(self, what: str, exc: BaseException) -> None:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        where = user_frame(exc)
+        problem = f"{what} raised {type(exc).__name__}" + (f": {detail}" if detail else "")
+        if where:
+            problem += f" (at {where})"
+        super().__init__(problem, fix="fix that code, or run with --traceback to see the whole traceback")
+        self.original = exc
+
+
+def user_frame(exc: BaseException) -> str:
+    """``file:line`` of the innermost traceback frame that belongs to the user's own code."""
+    import os
+    import sysconfig
+    import traceback
+
+    library = tuple(
+        os.path.normcase(os.path.realpath(p))
+        for p in {sysconfig.get_paths()[k] for k in ("stdlib", "purelib", "platlib")}
+    ) + (os.path.normcase(os.path.dirname(os.path.realpath(__file__))),)
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ""
+    for frame in reversed(frames):
+        path = os.path.normcase(os.path.realpath(frame.filename))
+        if not path.startswith(library) and not frame.filename.startswith("<"):
+            return f"{frame.filename}:{frame.lineno}"
+    last = frames[-1]
+    return f"{last.filename}:{last.lineno}"
