@@ -33,7 +33,7 @@ from .params import (
     as_flag,
     as_int,
     as_name,
-    as_sequence,
+    axis_values,
     parse_padding,
     per_axis,
     spatial_sizes,
@@ -263,6 +263,13 @@ class LayerGeometry:
         }
 
 
+def _layer(op: str, framework: str, input: object, kernel: object, stride: object, padding: object,
+           dilation: object, **extra: Any) -> LayerGeometry:
+    """A windowed op's geometry: the dialect, the normalised request, the plan."""
+    dialect = get_dialect(framework)
+    return layer_from_request(_request(op, dialect, input, kernel, stride, padding, dilation, **extra), dialect.name)
+
+
 def _request(
     op: str,
     dialect: Dialect,
@@ -342,12 +349,10 @@ def conv(
     ``padding`` is an int, one int per axis, ``(before, after)`` per axis, or one of
     'valid', 'same', 'same_lower', 'causal', 'full' where the framework has it.
     """
-    dialect = get_dialect(framework)
-    r = _request("conv", dialect, input, kernel, stride, padding, dilation, groups=as_int("groups", groups),
-                 padding_mode=as_name("padding_mode", padding_mode),
-                 in_channels=_optional_int("in_channels", in_channels, 0),
-                 out_channels=_optional_int("out_channels", out_channels, 0))
-    return layer_from_request(r, dialect.name)
+    return _layer("conv", framework, input, kernel, stride, padding, dilation, groups=as_int("groups", groups),
+                  padding_mode=as_name("padding_mode", padding_mode),
+                  in_channels=_optional_int("in_channels", in_channels, 0),
+                  out_channels=_optional_int("out_channels", out_channels, 0))
 
 
 def conv_transpose(
@@ -365,10 +370,8 @@ def conv_transpose(
     """Geometry of a transposed convolution: ``o = (n-1)*s + e - crop_before - crop_after``
     (PyTorch: ``(n-1)s - 2p + d(k-1) + output_padding + 1``). ``output_size`` is PyTorch's
     ``output_size=`` argument / ONNX's ``output_shape`` attribute."""
-    dialect = get_dialect(framework)
-    r = _request("conv_transpose", dialect, input, kernel, stride, padding, dilation, groups=as_int("groups", groups),
-                 output_padding=output_padding, output_size=output_size)
-    return layer_from_request(r, dialect.name)
+    return _layer("conv_transpose", framework, input, kernel, stride, padding, dilation,
+                  groups=as_int("groups", groups), output_padding=output_padding, output_size=output_size)
 
 
 def max_pool(
@@ -383,9 +386,8 @@ def max_pool(
 ) -> LayerGeometry:
     """Geometry of max pooling; ``stride`` defaults to the kernel. Ceil mode follows PyTorch's
     ``Pool.h`` (the last window must start inside the input or the left padding)."""
-    dialect = get_dialect(framework)
-    r = _request("max_pool", dialect, input, kernel, stride, padding, dilation, ceil_mode=as_flag("ceil_mode", ceil_mode))
-    return layer_from_request(r, dialect.name)
+    return _layer("max_pool", framework, input, kernel, stride, padding, dilation,
+                  ceil_mode=as_flag("ceil_mode", ceil_mode))
 
 
 def avg_pool(
@@ -403,11 +405,10 @@ def avg_pool(
     """Geometry of average pooling. ``count_include_pad=None`` takes the framework default
     (PyTorch True; Keras, ONNX False; JAX True as flax); ``divisor`` is PyTorch's
     ``divisor_override``."""
-    dialect = get_dialect(framework)
-    r = _request("avg_pool", dialect, input, kernel, stride, padding, dilation, ceil_mode=as_flag("ceil_mode", ceil_mode),
-                 count_include_pad=None if count_include_pad is None else as_flag("count_include_pad", count_include_pad),
-                 divisor=_optional_int("divisor", divisor))
-    return layer_from_request(r, dialect.name)
+    return _layer("avg_pool", framework, input, kernel, stride, padding, dilation,
+                  ceil_mode=as_flag("ceil_mode", ceil_mode),
+                  count_include_pad=None if count_include_pad is None else as_flag("count_include_pad", count_include_pad),
+                  divisor=_optional_int("divisor", divisor))
 
 
 def unfold(
@@ -421,9 +422,7 @@ def unfold(
 ) -> LayerGeometry:
     """Sliding blocks of ``nn.Unfold`` (im2col): ``L = prod((n + 2p - e) // s + 1)``; unlike
     pooling there is no ``p <= k/2`` limit. ``result.output`` holds the blocks per axis."""
-    dialect = get_dialect(framework)
-    r = _request("unfold", dialect, input, kernel, stride, padding, dilation)
-    return layer_from_request(r, dialect.name)
+    return _layer("unfold", framework, input, kernel, stride, padding, dilation)
 
 
 # ----- adaptive pooling and resizing: windows that are not a single (k, s, p) -----------------
@@ -466,14 +465,8 @@ def _output_sizes(output_size: object, ndim: int, rule: str) -> tuple[Optional[i
     """An int for every axis, or one int or ``None`` (keep the axis) per axis."""
     if output_size is None:
         raise GeometryTypeError("output_size is required", fix="pass output_size as an int or one per axis")
-    items = as_sequence("output_size", output_size)
-    if items is None:
-        return (as_int("output_size", output_size),) * ndim
-    if len(items) != ndim:
-        raise GeometryError(
-            f"output_size has {len(items)} value{'' if len(items) == 1 else 's'} but input has {ndim} spatial "
-            f"ax{'is' if ndim == 1 else 'es'}", rule, f"give output_size as one int or {ndim} (None keeps an axis)")
-    return tuple(None if o is None else as_int("output_size", o) for o in items)
+    return tuple(None if o is None else as_int("output_size", o)
+                 for o in axis_values("output_size", output_size, ndim, single=False, rule=rule))
 
 
 def _adaptive(op: str, input: object, output_size: object, framework: str) -> AdaptivePoolGeometry:
@@ -529,25 +522,8 @@ class ResizeGeometry:
 
 def _scales(scale_factor: object, ndim: int, rule: str) -> tuple[float, ...]:
     """A number for every axis, or one number per axis (int, float, NumPy number; not bool)."""
-    if isinstance(scale_factor, (tuple, list)) or hasattr(scale_factor, "ndim"):
-        items = list(scale_factor) if isinstance(scale_factor, (tuple, list)) else _array_items(scale_factor)
-        if items is None:
-            return (_real("scale_factor", scale_factor),) * ndim
-        if len(items) != ndim:
-            raise GeometryError(
-                f"scale_factor has {len(items)} value{'' if len(items) == 1 else 's'} but input has {ndim} spatial "
-                f"ax{'is' if ndim == 1 else 'es'}", rule, f"give scale_factor as one number or {ndim}")
-        return tuple(_real("scale_factor", f) for f in items)
-    return (_real("scale_factor", scale_factor),) * ndim
-
-
-def _array_items(value: Any) -> Optional[list[object]]:
-    if getattr(value, "ndim", None) == 0:
-        return None
-    if getattr(value, "ndim", None) != 1 or getattr(getattr(value, "dtype", None), "kind", None) not in ("i", "u", "f"):
-        raise GeometryTypeError(f"scale_factor must be a number or a 1-D array of numbers, got {shown(value)}",
-                                fix="pass scale_factor as a float or one per axis")
-    return list(value.tolist())
+    return tuple(_real("scale_factor", f)
+                 for f in axis_values("scale_factor", scale_factor, ndim, single=False, rule=rule, kinds="iuf"))
 
 
 def _real(name: str, value: object) -> float:

@@ -135,17 +135,19 @@ def as_name(name: str, value: object) -> str:
     return value
 
 
-def as_sequence(name: str, value: object) -> Optional[list[object]]:
-    """The entries of a per-axis value (tuple, list or 1-D integer array), or None for a
-    scalar. At most :data:`MAX_SPATIAL_AXES` entries."""
+def as_sequence(name: str, value: object, kinds: str = "iu") -> Optional[list[object]]:
+    """The entries of a per-axis value (tuple, list or 1-D NumPy array of dtype kind in
+    ``kinds``: integers by default), or None for a scalar. At most :data:`MAX_SPATIAL_AXES`
+    entries."""
     if isinstance(value, (tuple, list)):
         items = list(value)
     elif hasattr(value, "ndim") and hasattr(value, "dtype") and hasattr(value, "tolist"):
         ndim, kind = getattr(value, "ndim", None), getattr(value.dtype, "kind", None)
-        if ndim == 0 and kind in ("i", "u"):
+        if ndim == 0 and kind is not None and kind in kinds:
             return None
-        if ndim != 1 or kind not in ("i", "u"):
-            raise _type_error(name, value, "an int, a tuple of ints or a 1-D integer array")
+        if ndim != 1 or kind is None or kind not in kinds:
+            wanted = "a 1-D integer array" if kinds == "iu" else "a 1-D array of numbers"
+            raise _type_error(name, value, f"a single value, a tuple or {wanted}")
         items = list(value.tolist())
     else:
         return None
@@ -178,17 +180,24 @@ def axis_count_error(name: str, got: int, ndim: int, rule: str = "") -> Geometry
     )
 
 
-def per_axis(name: str, value: object, ndim: int, *, single: bool = True, rule: str = "") -> tuple[int, ...]:
-    """Broadcast an int to ``ndim`` axes or check a sequence has ``ndim`` entries; a 1-tuple is
-    broadcast only when ``single`` (the framework expands single-element lists)."""
-    items = as_sequence(name, value)
+def axis_values(name: str, value: object, ndim: int, *, single: bool = True, rule: str = "",
+                kinds: str = "iu") -> list[object]:
+    """One entry per axis, unconverted: a scalar broadcast to ``ndim`` axes, or a sequence with
+    ``ndim`` entries; a 1-tuple is broadcast only when ``single`` (the framework expands
+    single-element lists)."""
+    items = as_sequence(name, value, kinds)
     if items is None:
-        return (as_int(name, value),) * ndim
+        return [value] * ndim
     if len(items) == 1 and ndim > 1 and single:
-        return (as_int(name, items[0]),) * ndim
+        return items * ndim
     if len(items) != ndim:
         raise axis_count_error(name, len(items), ndim, rule)
-    return tuple(as_int(name, v) for v in items)
+    return items
+
+
+def per_axis(name: str, value: object, ndim: int, *, single: bool = True, rule: str = "") -> tuple[int, ...]:
+    """One int per axis (:func:`axis_values`, each entry checked by :func:`as_int`)."""
+    return tuple(as_int(name, v) for v in axis_values(name, value, ndim, single=single, rule=rule))
 
 
 def parse_padding(padding: PaddingArg, ndim: int, *, single: bool = True, rule: str = "") -> Padding:
