@@ -82,8 +82,12 @@ class OverBudget(Exception):
     pass
 
 
+_ARMED = [False]
+
+
 def _alarm(signum: int, frame: Any) -> None:
-    raise OverBudget(f"a single call took more than {CASE_SECONDS}s")
+    if _ARMED[0]:
+        raise OverBudget(f"a single call took more than {CASE_SECONDS}s")
 
 
 def _outcome(fn: Callable[[], Any]) -> str:
@@ -91,9 +95,15 @@ def _outcome(fn: Callable[[], Any]) -> str:
     from convgeom import GeometryError
 
     signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, CASE_SECONDS, 1.0)
     try:
-        fn()
+        _ARMED[0] = True
+        # repeating: an exception raised while a finaliser runs is swallowed as "unraisable"
+        signal.setitimer(signal.ITIMER_REAL, CASE_SECONDS, 1.0)
+        try:
+            fn()
+        finally:
+            _ARMED[0] = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
     except (GeometryError, TypeError) as exc:
         text = str(exc)
         if not text.strip() or "\n" in text:
@@ -104,8 +114,6 @@ def _outcome(fn: Callable[[], Any]) -> str:
             raise
         first = (str(exc).strip().splitlines() or [""])[0][:160]
         return f"FAIL {type(exc).__name__}: {first}"
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
     return "ok"
 
 
@@ -208,7 +216,7 @@ def _must_refuse(fn: Callable[[], Any]) -> None:
     raise AssertionError("an O(n) view beyond its documented cap did not refuse")
 
 
-def _fuzz(name: str) -> dict[str, list[str]]:
+def _fuzz(name: str, tally: dict[str, int]) -> dict[str, list[str]]:
     from hypothesis import HealthCheck, Phase, given, settings
 
     import convgeom
@@ -220,17 +228,27 @@ def _fuzz(name: str) -> dict[str, list[str]]:
     def record(what: str, fn: Callable[[], Any], shown: str) -> Any:
         box: list[Any] = []
         verdict = _outcome(lambda: box.append(fn()))
+        tally[verdict.split()[0]] = tally.get(verdict.split()[0], 0) + 1
         if verdict.startswith("FAIL"):
             failures.setdefault(f"{what}: {verdict}", []).append(shown)
         return box[0] if box else None
 
     def kwargs_for(fn: Callable[..., Any], data: Any) -> dict[str, Any]:
+        """Plausible values everywhere ("clean", to reach deep), one junk value among plausible
+        ones, or junk anywhere."""
+        params = inspect.signature(fn).parameters
+        plan = data.draw(st.sampled_from(("clean", "one junk", "any")), label="plan")
+        junk = data.draw(st.sampled_from(sorted(params)), label="junk parameter") if plan == "one junk" else None
         kwargs: dict[str, Any] = {}
-        for pname, param in inspect.signature(fn).parameters.items():
+        for pname, param in params.items():
             required = param.default is inspect.Parameter.empty
-            if not required and data.draw(st.integers(0, 3), label=f"omit {pname}") == 0:
+            if not required and pname != junk and data.draw(st.integers(0, 3), label=f"omit {pname}") == 0:
                 continue
-            kwargs[pname] = data.draw(maybe(good[pname]) if pname in good else anything, label=pname)
+            if pname == junk or pname not in good:
+                strategy = anything
+            else:
+                strategy = maybe(good[pname]) if plan == "any" else good[pname]
+            kwargs[pname] = data.draw(strategy, label=pname)
         return kwargs
 
     def body(data: Any) -> None:
@@ -280,11 +298,13 @@ def main(names: list[str]) -> int:
     _limit_memory()
     status = 0
     for name in FUNCTIONS if names == ["all"] else names:
-        failures = _fuzz(name)
+        tally: dict[str, int] = {}
+        failures = _fuzz(name, tally)
         for what, cases in sorted(failures.items()):
             status = 1
             print(f"[{name}] {what}  (x{len(cases)}), e.g. {cases[0][:400]}")
-        print(f"[{name}] {EXAMPLES} examples, {len(failures)} failure classes")
+        print(f"[{name}] {EXAMPLES} examples, {sum(tally.values())} calls (results {tally.get('ok', 0)}, "
+              f"refused {tally.get('refused', 0)}), {len(failures)} failure classes")
     return status
 
 
