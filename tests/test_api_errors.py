@@ -319,3 +319,40 @@ def test_every_axis_records_its_rounding(fw: str, op: str, rounding: str) -> Non
 ])
 def test_ops_a_framework_lacks_are_refused(call: Any, words: tuple[str, ...]) -> None:
     refused(call, GeometryError, *words)
+
+
+# ----------------------------------------------------------------------------------------
+# the axis at fault: GeometryError.axis, set by the dialect (the tracers read it)
+# ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("call,axis", [
+    (lambda: cg.conv((5, 5), 3, 1, ((0, 0), (-3, -3))), 1),
+    (lambda: cg.conv((5, 5), 3, 1, ((0, 0), (-3, -3)), framework="jax"), 1),
+    (lambda: cg.conv((5, 2), 3), 1),
+    (lambda: cg.conv_transpose((3, 1), 1, 1, (0, 1)), 1),
+    (lambda: cg.unfold((5, 2), 3), 1),
+    (lambda: cg.max_pool((5, 5, 5), 3, 1, (1, 1, 2)), 2),
+    (lambda: cg.max_pool((5, 5), 3, 1, ((0, 0), (3, 0)), framework="onnx"), 1),
+    (lambda: cg.max_pool((5, 1), (2, 9), 1, "valid", framework="tensorflow"), 1),
+    (lambda: cg.conv_transpose((3, 2**62), 3, (1, 2**62)), 1),
+    (lambda: cg.conv((5, 5), 3, (1, 0)), 1),
+])
+def test_per_axis_rejections_name_their_axis(call: Any, axis: int) -> None:
+    """Before: Dialect.reject parsed ' on axis N' out of its own message, and messages worded
+    'cells of axis N' or without an axis left GeometryError.axis unset."""
+    with pytest.raises(GeometryError) as info:
+        call()
+    assert info.value.axis == axis and f"on axis {axis}" in info.value.problem
+
+
+@pytest.mark.parametrize("call,words", [
+    (lambda: cg.conv(7, 3).axes[0].window_start(5), ("i 5 is out of range", "5 windows")),
+    (lambda: cg.conv(7, 3).axes[0].window_start(-1), ("out of range",)),
+    (lambda: cg.adaptive_avg_pool((7, 7), 3).window(2, 0), ("axis 2 is out of range", "2 axes")),
+    (lambda: cg.adaptive_avg_pool(7, 3).window(0, 3), ("i 3 is out of range",)),
+    (lambda: cg.interpolate(7, 3).source_indices(1), ("axis 1 is out of range",)),
+])
+def test_result_methods_check_their_indices(call: Any, words: tuple[str, ...]) -> None:
+    """Before: window(0, 10**6) of a 3-window pool returned a window far past the input;
+    source_indices(1) of a 1-d resize raised IndexError."""
+    refused(call, GeometryError, *words)
+    assert cg.conv(7, 3).axes[0].window_start(4) == 4 and cg.adaptive_avg_pool(10, 3).window(0, 1) == (3, 7)

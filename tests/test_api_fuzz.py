@@ -39,6 +39,8 @@ HEADROOM_BYTES = 768 * 2**20
 #: views that are O(n) by nature are only called below this many cells (above the documented
 #: cap they must refuse with a GeometryError)
 SMALL_CELLS = 5_000
+#: indices the result methods that take one get (window_start(i), window(axis, i), ...)
+JUNK_INDICES = (-1, 3, 10**30, 2.0, None, "0", True)
 
 
 def test_harness_catches_a_memory_hog() -> None:
@@ -186,6 +188,8 @@ def _exercise(result: Any, record: Callable[[str, Callable[[], Any]], None]) -> 
                                           result.output_padding, result.effective_kernel))
         if result.op == "conv":
             record("inverse_transpose(result)", lambda: inverse_transpose(result))
+        for i in JUNK_INDICES:
+            record("window_start(junk)", lambda i=i: result.axes[0].window_start(i))
         for a in result.axes:
             record("axis scalars", lambda a=a: (a.remainder, a.dropped, a.rf_step, a.symmetric, a.padded_input))
             cells = a.output if a.transposed else a.input
@@ -200,10 +204,14 @@ def _exercise(result: Any, record: Callable[[str, Callable[[], Any]], None]) -> 
                                           else None))
         if sum(result.output) <= SMALL_CELLS:
             record("adaptive windows", lambda: result.windows)
+        for i in JUNK_INDICES:
+            record("window(junk, junk)", lambda i=i: (result.window(i, 0), result.window(0, i)))
     elif isinstance(result, ResizeGeometry):
         record("resize views", lambda: result.rf_steps)
         if result.output[0] <= SMALL_CELLS:
             record("source_indices", lambda: result.source_indices(0))
+        for i in JUNK_INDICES:
+            record("source_indices(junk)", lambda i=i: result.source_indices(i))
 
 
 def _must_refuse(fn: Callable[[], Any]) -> None:

@@ -31,6 +31,7 @@ from .params import (
     Padding,
     PaddingArg,
     as_flag,
+    as_index,
     as_int,
     as_name,
     axis_values,
@@ -98,7 +99,7 @@ class AxisGeometry:
 
     def window_start(self, i: int) -> int:
         """First tap of window ``i`` (``i*stride - pad_before``), without listing the others."""
-        return i * self.stride - self.pad_before
+        return self.window_start_range[as_index("i", i, len(self.window_start_range), "windows")]
 
     @property
     def window_starts(self) -> tuple[int, ...]:
@@ -444,6 +445,8 @@ class AdaptivePoolGeometry:
 
     def window(self, axis: int, i: int) -> tuple[int, int]:
         """``(start, end)`` of window ``i`` on ``axis``, without listing the others."""
+        axis = as_index("axis", axis, len(self.input), "axes")
+        i = as_index("i", i, self.output[axis], "windows")
         return arithmetic.adaptive_window(self.input[axis], self.output[axis], i)
 
     @property
@@ -504,6 +507,7 @@ class ResizeGeometry:
     def source_indices(self, axis: int = 0) -> tuple[int, ...]:
         """The input index each output of a nearest resize reads on ``axis`` (the dialect's
         rule; at most :data:`MAX_CELLS` outputs)."""
+        axis = as_index("axis", axis, len(self.input), "axes")
         check_cells("source_indices", self.output[axis])
         given = self.scale_given[axis] if self.scale_given else None
         return get_dialect(self.framework).resize_source_indices(

@@ -118,6 +118,15 @@ def as_int(name: str, value: object, *, low: Optional[int] = None) -> int:
     return number
 
 
+def as_index(name: str, value: object, size: int, what: str) -> int:
+    """An index ``0 <= value < size`` into ``size`` ``what`` (axes, windows)."""
+    index = as_int(name, value)
+    if not 0 <= index < size:
+        raise GeometryError(f"{name} {index} is out of range: there are {size} {what}",
+                            fix=f"use 0 <= {name} < {size}" if size else f"there are no {what}")
+    return index
+
+
 def as_flag(name: str, value: object) -> bool:
     """A True/False parameter: ``bool`` or NumPy's ``bool_`` only (PyTorch refuses ints too:
     "argument 'ceil_mode' must be bool, not int")."""

@@ -34,7 +34,7 @@ class Jax(Dialect):
         for axis, (n, sp) in enumerate(zip(r.input, splits)):
             if r.op == "conv" and n + sp.before + sp.after < 0:
                 raise self.reject(
-                    f"negative padding {(sp.before, sp.after)} removes more than the {n} cells of axis {axis}",
+                    f"negative padding {(sp.before, sp.after)} removes more than the {n} cells on axis {axis}",
                     "Negative padding is larger than the size of the corresponding dimension",
                     f"crop at most {n} cells in total", axis)
         return splits

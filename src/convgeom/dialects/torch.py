@@ -135,11 +135,11 @@ class Torch(Dialect):
         for axis, (n, sp) in enumerate(zip(r.input, splits)):
             if r.padding_mode == "zeros" and n + min(sp.before, 0) + min(sp.after, 0) < 0:
                 raise self.reject(
-                    f"negative padding {(sp.before, sp.after)} crops more than the {n} cells of axis {axis}",
+                    f"negative padding {(sp.before, sp.after)} crops more than the {n} cells on axis {axis}",
                     "F.pad: narrow(): length must be non-negative", f"crop at most {n} cells in total", axis)
             if n + sp.before + sp.after < 1:
                 raise self.reject(
-                    f"negative padding {(sp.before, sp.after)} leaves nothing of the {n} cells of axis {axis}",
+                    f"negative padding {(sp.before, sp.after)} leaves nothing of the {n} cells on axis {axis}",
                     "F.pad: input is too small / negative padding results in an empty dimension",
                     f"crop at most {n - 1} cells in total", axis)
 
