@@ -39,6 +39,20 @@ HEADROOM_BYTES = 768 * 2**20
 #: views that are O(n) by nature are only called below this many cells (above the documented
 #: cap they must refuse with a GeometryError)
 SMALL_CELLS = 5_000
+#: cases every run starts with (the extremes a random draw may miss)
+SEEDS: dict[str, list[dict[str, Any]]] = {
+    "conv": [dict(input=2**63 - 1, kernel=1), dict(input=2**62, kernel=3), dict(input=10**30, kernel=3),
+             dict(input=100_000_000, kernel=3), dict(input=(7, 7), kernel=3, stride=2, padding=1)],
+    "conv_transpose": [dict(input=4096, kernel=3, stride=10**12), dict(input=2**62, kernel=3, stride=2)],
+    "max_pool": [dict(input=2**62, kernel=1), dict(input=5, kernel=2, stride=2, padding=1, ceil_mode=True)],
+    "avg_pool": [dict(input=(2**40, 5), kernel=(1, 3), padding=(0, 1), framework="onnx")],
+    "adaptive_avg_pool": [dict(input=5, output_size=2**62)],
+    "interpolate": [dict(input=5, size=2**62), dict(input=5, scale_factor=1e300), dict(input=3, size=4, mode="bogus")],
+    "same_profile": [dict(kernel=3, stride=0), dict(kernel=3, sizes=range(1, 10**30)), dict(kernel=3, sizes=range(0, 5))],
+    "padding_for_output": [dict(input=10, output=1, kernel=3, stride=10**15), dict(input=7, output=7, kernel=3, stride=0)],
+    "search": [dict(input=None, output=112), dict(input=224, output=112, kernels=range(1, 10**30)),
+               dict(input=224, output=112, op="bogus")],
+}
 #: indices the result methods that take one get (window_start(i), window(axis, i), ...)
 JUNK_INDICES = (-1, 3, 10**30, 2.0, None, "0", True)
 
@@ -276,8 +290,10 @@ def _fuzz(name: str, tally: dict[str, int]) -> dict[str, list[str]]:
             kwargs = kwargs_for(fn, data)
             record("explain_call", lambda: convgeom.explain_call(op, **kwargs), f"explain_call({op!r}, **{kwargs!r})")
             return
+        call(kwargs_for(getattr(convgeom, name), data))
+
+    def call(kwargs: dict[str, Any]) -> None:
         fn = getattr(convgeom, name)
-        kwargs = kwargs_for(fn, data)
         shown = f"{name}(**{kwargs!r})"
         result = record(name, lambda: fn(**kwargs), shown)
         if result is None:
@@ -292,6 +308,8 @@ def _fuzz(name: str, tally: dict[str, int]) -> dict[str, list[str]]:
     run = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
                    phases=(Phase.explicit, Phase.generate),
                    suppress_health_check=list(HealthCheck))(given(st.data())(body))
+    for kwargs in SEEDS.get(name, ()):
+        call(kwargs)
     run()
     return failures
 
