@@ -224,7 +224,7 @@ def test_per_axis_counts_must_match_the_input(call: Any, counts: tuple[str, ...]
     (dict(kernel=3, stride=0), ("stride must be >= 1",)),
     (dict(kernel=3, stride=-2), ("stride must be >= 1",)),
     (dict(kernel=3, dilation=0), ("dilation must be >= 1",)),
-    (dict(kernel=3, sizes=range(0, 5)), ("sizes must be >= 1",)),
+    (dict(kernel=3, sizes=range(0, 5)), ("each of sizes must be >= 1",)),
     (dict(kernel=3, sizes=range(1, 10**7)), (str(MAX_PROFILE_SIZES),)),
     (dict(kernel=3, sizes=range(1, 10**30)), (str(MAX_PROFILE_SIZES),)),
 ])
@@ -345,9 +345,9 @@ def test_per_axis_rejections_name_their_axis(call: Any, axis: int) -> None:
 
 
 @pytest.mark.parametrize("call,words", [
-    (lambda: cg.conv(7, 3).axes[0].window_start(5), ("i 5 is out of range", "5 windows")),
+    (lambda: cg.conv(7, 3).axes[0].window_start(5), ("i 5 is out of range", "windows run from 0 to 4")),
     (lambda: cg.conv(7, 3).axes[0].window_start(-1), ("out of range",)),
-    (lambda: cg.adaptive_avg_pool((7, 7), 3).window(2, 0), ("axis 2 is out of range", "2 axes")),
+    (lambda: cg.adaptive_avg_pool((7, 7), 3).window(2, 0), ("axis 2 is out of range", "axes run from 0 to 1")),
     (lambda: cg.adaptive_avg_pool(7, 3).window(0, 3), ("i 3 is out of range",)),
     (lambda: cg.interpolate(7, 3).source_indices(1), ("axis 1 is out of range",)),
 ])

@@ -40,7 +40,7 @@ def shown(value: object, limit: int = 60) -> str:
     """``repr(value)`` for a message: huge integers by their size (``int`` to ``str`` of more
     than 4300 digits raises in Python 3.11+), long reprs cut to ``limit`` characters."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**40:
-        return f"{'-' if value < 0 else ''}a {value.bit_length()}-bit integer"
+        return f"<{'negative ' if value < 0 else ''}{value.bit_length()}-bit integer>"
     if isinstance(value, (tuple, list)) and len(value) > 8:
         inner = ", ".join(shown(v, limit) for v in value[:4])
         text = f"({inner}, ... {len(value)} values)" if isinstance(value, tuple) else f"[{inner}, ... {len(value)} values]"

@@ -122,8 +122,9 @@ def as_index(name: str, value: object, size: int, what: str) -> int:
     """An index ``0 <= value < size`` into ``size`` ``what`` (axes, windows)."""
     index = as_int(name, value)
     if not 0 <= index < size:
-        raise GeometryError(f"{name} {index} is out of range: there are {size} {what}",
-                            fix=f"use 0 <= {name} < {size}" if size else f"there are no {what}")
+        raise GeometryError(f"{name} {index} is out of range: {what} run from 0 to {size - 1}" if size
+                            else f"{name} {index} is out of range: there are no {what}",
+                            fix=f"use 0 <= {name} < {size}" if size else f"there are no {what} to index")
     return index
 
 
@@ -271,7 +272,7 @@ def bounded_values(name: str, values: object, cap: int, *, low: Optional[int] = 
             f"{name} has {shown(count)} values, more than the cap of {cap}",
             fix=f"narrow {name} to at most {cap} values",
         )
-    return tuple(as_int(name, v, low=low) for v in values)
+    return tuple(as_int(f"each of {name}", v, low=low) for v in values)
 
 
 def one_of(name: str, value: object, choices: Collection[str]) -> str:
