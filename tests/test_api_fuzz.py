@@ -86,8 +86,11 @@ def _run_child(args: list[str]) -> subprocess.CompletedProcess[str]:
 def _limit_memory() -> None:
     import resource
 
-    with open("/proc/self/status") as status:
-        vm = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+    try:
+        with open("/proc/self/status") as status:
+            vm = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+    except OSError:  # no /proc (not Linux): a fixed limit
+        vm = 2 * 2**30
     limit = vm + HEADROOM_BYTES
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
