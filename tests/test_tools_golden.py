@@ -43,17 +43,21 @@ def committed(name: str) -> dict[str, Any]:
     return data
 
 
+@cache
+def drawn(fw: str) -> list[Any]:
+    """The items the generator draws for fw's committed file (as many, same seed)."""
+    data = committed(fw)
+    return configs.draw_items(fw, len(data["records"]), data["meta"]["seed"])
+
+
 # --------------------------------------------------------------------------------------------
 # configuration draws
 # --------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("fw", FRAMEWORKS)
 def test_draws_replay_the_committed_configurations(fw: str) -> None:
-    data = committed(fw)
-    records = data["records"]
-    items = configs.draw_items(fw, len(records), data["meta"]["seed"])
     mismatches = []
-    for i, (item, rec) in enumerate(zip(items, records)):
+    for i, (item, rec) in enumerate(zip(drawn(fw), committed(fw)["records"])):
         want = {k: v for k, v in rec.items() if k not in RESULT_KEYS}
         # same keys, same order, same values (the record's JSON is compared as written)
         if json.dumps(public_items(item.cfg)) != json.dumps(want):
@@ -62,9 +66,8 @@ def test_draws_replay_the_committed_configurations(fw: str) -> None:
 
 
 def test_symbolic_runs_are_the_drawn_ones() -> None:
-    data = committed("tensorflow")
-    items = configs.draw_items("tensorflow", len(data["records"]), data["meta"]["seed"])
-    for item, rec in zip(items, data["records"]):
+    items = drawn("tensorflow")
+    for item, rec in zip(items, committed("tensorflow")["records"]):
         crashed = rec["result"].get("error", "").startswith("Crash:")
         # a crashed oneDNN worker returns no symbolic result
         assert ("symbolic" in rec) == (item.symbolic and not crashed), rec["call"]
