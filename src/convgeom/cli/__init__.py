@@ -37,6 +37,25 @@ _GLOBAL_FLAGS = ("--traceback", "--version", "-h", "--help")
 _NEGATIVE_VALUE = re.compile(r"-[0-9.]")
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter, sized without importing shutil (argparse builds one for every
+    add_argument; shutil and the compression modules it loads were a fifth of a cold start)."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: Optional[int] = None) -> None:
+        if width is None:
+            import os
+
+            try:
+                width = int(os.environ.get("COLUMNS", "")) - 2
+            except ValueError:
+                try:
+                    width = os.get_terminal_size(sys.__stdout__.fileno()).columns - 2  # type: ignore[union-attr]
+                except (AttributeError, ValueError, OSError):
+                    width = 78
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         from .args import CliError
@@ -55,7 +74,7 @@ def _chosen(argv: Sequence[str]) -> Optional[str]:
 def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     """The parser with every command listed; only ``command``'s options are added (its module
     imported), the others stay empty until chosen."""
-    parser = _Parser(prog="convgeom",
+    parser = _Parser(prog="convgeom", formatter_class=_Formatter,
                      description="Exact convolution geometry for PyTorch, TensorFlow/Keras, JAX and ONNX.")
     parser.add_argument("--version", action="version", version=f"convgeom {__version__}")
     parser.add_argument("--traceback", action="store_true",
@@ -63,7 +82,7 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name, help_text, module_name in COMMANDS:
-        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        command_parser = sub.add_parser(name, help=help_text, description=help_text, formatter_class=_Formatter)
         if name == command:
             module = importlib.import_module(f"{__name__}.{module_name}")
             module.add_arguments(command_parser)
@@ -141,7 +160,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise UserCodeError("the model's code", exc) from exc
     except GeometryError as err:
         return _fail(err, show_traceback, 2)
-    except OSError as err:  # unreadable files, a closed pipe: the environment, not convgeom
+    except BrokenPipeError:  # `convgeom ... | head`: the reader left; say nothing more
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as err:  # unreadable files: the environment, not convgeom
         return _fail(err, show_traceback, 2)
     except KeyboardInterrupt:
         print("convgeom: interrupted", file=sys.stderr)

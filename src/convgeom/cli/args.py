@@ -60,6 +60,8 @@ def what_is_wrong(item: str) -> str:
             return "it has a decimal point"
         if ch in " \t":
             return "it has a space inside"
+        if ch == "-":
+            return "a '-' is misplaced"
         return f"unexpected {ch!r}"
     return "a '-' is misplaced" if item else "it is empty"
 
@@ -103,11 +105,16 @@ def int_list(text: str, option: str, *, minimum: Optional[int] = None) -> tuple[
     return tuple(integer(p, option, minimum=minimum, whole=text) for p in parts)
 
 
+def axes(n: int) -> str:
+    """``'1 axis'``, ``'2 axes'``."""
+    return f"{n} axis" if n == 1 else f"{n} axes"
+
+
 def check_count(option: str, count: int, ndim: int, axes_from: str = "--input") -> None:
     """A per-axis option has 1 value (all axes) or ``ndim``; else an error naming both counts."""
     if count not in (1, ndim):
         raise CliError(
-            f"{option} has {count} values but {axes_from} has {ndim} axis{'' if ndim == 1 else 'es'}",
+            f"{option} has {count} values but {axes_from} has {axes(ndim)}",
             fix=f"give {option} one value" + (f" (for every axis) or {ndim} values (one per axis)" if ndim > 1 else ""),
         )
 
@@ -134,6 +141,8 @@ def floats(text: str, option: str, ndim: int) -> Union[float, tuple[float, ...]]
             raise CliError(f"{option} {shown(text)} is not a list of positive decimal numbers",
                            fix=f"write e.g. {option} 2 or {option} 1.5,2")
     values = tuple(float(p) for p in parts)
+    if max(values) > 1e300:  # float() turns 1e400 into inf
+        raise CliError(f"{option} {shown(text)} is too large", fix=f"give {option} at most 1e300")
     check_count(option, len(values), ndim)
     return values[0] if len(values) == 1 else values
 
@@ -163,8 +172,8 @@ def padding(text: str, ndim: int, option: str = "--padding") -> Padding:
                            fix="write one pair per axis, e.g. 0:1,1:1")
         pairs.append((integer(before, option, whole=text), integer(after, option, whole=text)))
     if len(pairs) != ndim:
-        raise CliError(f"{option} has {len(pairs)} before:after pairs but --input has {ndim} "
-                       f"axis{'' if ndim == 1 else 'es'}", fix=f"give one pair per axis ({ndim})")
+        raise CliError(f"{option} has {len(pairs)} before:after pairs but --input has {axes(ndim)}",
+                       fix=f"give one pair per axis ({ndim})")
     return tuple(pairs)
 
 
