@@ -37,8 +37,8 @@ def succeeds(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 def bounded_run(args: list[str], memory_mib: int = 1024, seconds: int = 60) -> subprocess.CompletedProcess[str]:
     """``python -m convgeom args`` under an address-space limit (work must not grow with sizes)."""
     limit = memory_mib * 2**20
-    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (%d, %d)); "
-            "from convgeom.cli import main; sys.exit(main(sys.argv[1:]))" % (limit, limit))
+    code = (f"import resource, sys; resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit})); "
+            "from convgeom.cli import main; sys.exit(main(sys.argv[1:]))")
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=seconds)
 
 
