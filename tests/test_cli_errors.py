@@ -211,8 +211,12 @@ def test_trace_op_huge_kernel_is_refused_before_allocating(size: str) -> None:
 
 
 @pytest.mark.parametrize("argv, needle", [
-    (["trace-op", "--padding", "100000", "--kernel-size", "100000", "--framework", "jax"], "window cells"),
-    (["trace-op", "--op", "max_pool", "--padding", "100000", "--framework", "jax"], "window cells"),
+    (["trace-op", "--padding", "100000", "--kernel-size", "100000", "--framework", "jax"], "cells, more than"),
+    (["trace-op", "--padding", "1000000", "--kernel-size", "1", "--stride", "1000000", "--framework", "jax"],
+     "pad the input to"),
+    (["trace-op", "--op", "max_pool", "--kernel-size", "2", "--stride", "100000000", "--ceil-mode",
+      "--framework", "onnx"], None),
+    (["trace-op", "--op", "max_pool", "--padding", "100000", "--framework", "jax"], "cells, more than"),
     (["trace-op", "--input", "[" * 100_000], "nested too deeply"),
     (["trace-op", "--input", "[1e999999]"], None),
     (["trace-op", "--input", "[" + "1" * 400 + "]"], "rectangular nested list"),
@@ -487,3 +491,17 @@ def test_an_internal_error_is_one_line_and_exit_1(monkeypatch, capsys: pytest.Ca
     assert main(["shape", "conv", "--input", "7", "--kernel", "3"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "internal error, ZeroDivisionError" in err and "--traceback" in err
+
+
+# ----- found by the fuzz test ------------------------------------------------------------------
+@pytest.mark.parametrize("argv, needle", [
+    (["solve", "padding", "--input", "20000", "--output", "1", "--kernel", "3", "--stride", "0"],
+     "--stride must be >= 1, got 0"),
+    (["solve", "padding", "--input", "8", "--output", "8", "--kernel", "0"], "--kernel must be >= 1, got 0"),
+    (["solve", "padding", "--input", "8", "--output", "8", "--kernel", "3", "--dilation", "-1"],
+     "--dilation must be >= 1, got -1"),
+    (["solve", "same", "--input", "0", "--kernel", "3"], "--input must be >= 1, got 0"),
+    (["solve", "padding", "--input", "8", "--output", "0", "--kernel", "3"], "--output must be >= 1, got 0"),
+])
+def test_solvers_check_their_values(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert needle in fails(argv, capsys)

@@ -211,6 +211,12 @@ def framework(text: str) -> str:
     return canonical_framework(text)
 
 
+def or_default(text: Optional[str], default: str) -> str:
+    """The option's text, or ``default`` when it was not given (an empty value stays empty: it
+    is an error, never a silent default)."""
+    return default if text is None else text
+
+
 def given(args: argparse.Namespace, names: Iterable[str]) -> list[str]:
     """The options among ``names`` that the user gave (their defaults are None)."""
     return [n for n in names if getattr(args, n, None) is not None]

@@ -29,13 +29,14 @@ class Answer(NamedTuple):
 
 
 def _axes(args: argparse.Namespace) -> tuple[Any, int]:
-    sizes = values.int_list(args.input, "--input")
+    sizes = values.int_list(args.input, "--input", minimum=1)
     return (sizes[0] if len(sizes) == 1 else sizes), len(sizes)
 
 
 def _opt(args: argparse.Namespace, name: str, ndim: int, default: str = "1") -> Any:
+    """A per-axis option; every one the solvers take (kernel, stride, dilation, output) is >= 1."""
     text = getattr(args, name)
-    return values.per_axis(default if text is None else text, values.flag(name), ndim)
+    return values.per_axis(default if text is None else text, values.flag(name), ndim, minimum=1)
 
 
 def solve_same(args: argparse.Namespace, framework: str) -> Answer:
@@ -74,11 +75,11 @@ def solve_search(args: argparse.Namespace, framework: str) -> Answer:
 
     n = values.integer(args.input, "--input", minimum=1)
     o = values.integer(args.output, "--output", minimum=0)
-    ranges = [values.int_range(getattr(args, name) or default, values.flag(name), minimum=low,
+    ranges = [values.int_range(values.or_default(getattr(args, name), default), values.flag(name), minimum=low,
                                max_values=MAX_SEARCH_VALUES)
               for name, default, low in (("kernels", "1-7", 1), ("strides", "1-4", 1), ("paddings", "0-3", 0),
                                          ("dilations", "1-2", 1))]
-    found = search(n, o, *ranges, framework=framework, op=(args.op or "conv").replace("-", "_"))
+    found = search(n, o, *ranges, framework=framework, op=(values.or_default(args.op, "conv")).replace("-", "_"))
     rows = [(c.kernel, c.stride, c.padding, c.dilation) for c in found]
     text = "\n".join([f"{len(found)} configurations map {n} -> {o} ({framework}):",
                       table(["kernel", "stride", "padding", "dilation"], rows) if found else "(none)"])
@@ -91,7 +92,7 @@ def solve_transpose(args: argparse.Namespace, framework: str) -> Answer:
 
     n, ndim = _axes(args)
     forward = conv(n, _opt(args, "kernel", ndim), _opt(args, "stride", ndim),
-                   values.padding(args.padding or "0", ndim), _opt(args, "dilation", ndim), framework=framework)
+                   values.padding(values.or_default(args.padding, "0"), ndim), _opt(args, "dilation", ndim), framework=framework)
     inv = inverse_transpose(forward)
     text = (f"conv: {forward.input} -> {forward.output}; conv_transpose with kernel {inv.kernel}, stride "
             f"{inv.stride}, crop {inv.pad}, output_padding {inv.output_padding} restores {inv.output}")
@@ -104,9 +105,9 @@ def solve_profile(args: argparse.Namespace, framework: str) -> Answer:
     from ..geometry import conv
     from ..solve import same_profile
 
-    k, s, d = (values.integer(getattr(args, name) or "1", values.flag(name), minimum=1)
+    k, s, d = (values.integer(values.or_default(getattr(args, name), "1"), values.flag(name), minimum=1)
                for name in ("kernel", "stride", "dilation"))
-    sizes = values.int_range(args.sizes or "1-32", "--sizes", minimum=1, max_values=MAX_PROFILE_SIZES)
+    sizes = values.int_range(values.or_default(args.sizes, "1-32"), "--sizes", minimum=1, max_values=MAX_PROFILE_SIZES)
     conv(sizes[0], k, s, "same", d, framework=framework)
     prof = same_profile(k, s, d, sizes)
     data = {"static": prof.static, "asymmetric_inputs": list(prof.asymmetric_inputs),
@@ -167,7 +168,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     solver, takes, needs, default_framework = SOLVERS[args.what]
-    framework = values.framework(args.framework or default_framework)
+    framework = values.framework(values.or_default(args.framework, default_framework))
     what = f"solve {args.what}"
     values.reject_unused(args, OPTIONS, takes, what)
     for name in needs:

@@ -102,24 +102,69 @@ def _input(np: Any, args: argparse.Namespace) -> Any:
     return x
 
 
-def _all_ones_kernel(np: Any, x: Any, args: argparse.Namespace, geo_args: dict[str, Any]) -> Any:
-    """The default conv weight, allocated only once the engine accepts its size and the trace
-    fits under the cap (a kernel of 100000 is refused before any memory is touched)."""
-    from .. import geometry
+def _check_size(x: Any, geo: Any, channels_out: int, per_group: int) -> None:
+    """Refuse a trace larger than the cap before anything is allocated: the window cells it
+    records (windows x kernel cells x channels) and the padded cells it touches (the padded
+    input, or as far as the last window reaches)."""
     from ..ops.trace import DEFAULT_MAX_CELLS
 
-    nd = x.ndim - 2
-    k = values.per_axis(args.kernel_size or "3", "--kernel-size", nd, axes_from="the --input array")
-    kernel = (k,) * nd if isinstance(k, int) else tuple(k)
-    channels, groups = x.shape[1], geo_args["groups"]
-    geo = geometry.conv(tuple(x.shape[2:]), kernel, geo_args["stride"], geo_args["padding"], geo_args["dilation"],
-                        groups, framework=geo_args["framework"], padding_mode=geo_args["padding_mode"],
-                        in_channels=channels, out_channels=channels)
-    cells = x.shape[0] * channels * math.prod(geo.output) * (channels // groups) * math.prod(kernel)
-    if cells > DEFAULT_MAX_CELLS:
-        raise values.CliError(f"the trace would record {cells} window cells, more than {DEFAULT_MAX_CELLS}",
-                              fix="trace a smaller input or kernel (a trace is for explaining a few windows)")
-    return np.ones((channels, channels // groups) + kernel)
+    batch, channels = x.shape[0], x.shape[1]
+    recorded = batch * channels_out * math.prod(geo.output) * per_group * math.prod(geo.kernel)
+    touched = batch * channels * math.prod(
+        max(a.padded_input, (a.output - 1) * a.stride + a.effective_kernel) for a in geo.axes)
+    for what, cells in (("record", recorded), ("pad the input to", touched)):
+        if cells > DEFAULT_MAX_CELLS:
+            raise values.CliError(f"the trace would {what} {cells} cells, more than {DEFAULT_MAX_CELLS}",
+                                  fix="trace a smaller input, kernel or padding (a trace is for explaining a few "
+                                      "windows)")
+
+
+def _conv(np: Any, tr: Any, x: Any, args: argparse.Namespace, stride: Any, padding: Any, dilation: Any,
+          framework: str) -> Any:
+    """The conv trace; the default all-ones weight is allocated only once the engine accepts its
+    size and the trace fits under the cap (a kernel of 100000 is refused before any allocation)."""
+    from .. import geometry
+
+    nd, channels = x.ndim - 2, x.shape[1]
+    groups = values.integer(values.or_default(args.groups, "1"), "--groups", minimum=1)
+    padding_mode = values.or_default(args.padding_mode, "zeros")
+    stride = 1 if stride is None else stride
+    if args.weight is not None:
+        w = _numbers(np, args.weight, "weight")
+        w = w[None, None] if w.ndim == nd else w
+        kernel, channels_out = tuple(w.shape[2:]), (w.shape[0] if w.ndim == nd + 2 else channels)
+    else:
+        k = values.per_axis(values.or_default(args.kernel_size, "3"), "--kernel-size", nd, axes_from="the --input array")
+        kernel, channels_out, w = ((k,) * nd if isinstance(k, int) else tuple(k)), channels, None
+    if len(kernel) == nd:
+        geo = geometry.conv(tuple(x.shape[2:]), kernel, stride, padding, dilation, groups, framework=framework,
+                            padding_mode=padding_mode, in_channels=channels, out_channels=channels_out)
+        _check_size(x, geo, channels_out, channels // groups)
+    if w is None:
+        w = np.ones((channels, channels // groups) + kernel)
+    bias = None
+    if args.bias is not None:
+        b = _numbers(np, args.bias, "bias")
+        bias = np.full(w.shape[0], float(b)) if b.ndim == 0 else b
+    return tr.trace_conv(x, w, bias, stride, padding, dilation, groups, padding_mode, framework)
+
+
+def _pool(tr: Any, x: Any, args: argparse.Namespace, stride: Any, padding: Any, dilation: Any,
+          framework: str) -> Any:
+    from .. import geometry
+
+    kernel = values.per_axis(values.or_default(args.kernel_size, "3"), "--kernel-size", x.ndim - 2, axes_from="the --input array")
+    ceil_mode = bool(args.ceil_mode)
+    spatial = tuple(x.shape[2:])
+    if args.op == "max_pool":
+        geo = geometry.max_pool(spatial, kernel, stride, padding, dilation, ceil_mode, framework=framework)
+        _check_size(x, geo, x.shape[1], 1)
+        return tr.trace_max_pool(x, kernel, stride, padding, dilation, ceil_mode, framework=framework)
+    cip = None if args.count_include_pad is None else args.count_include_pad == "true"
+    divisor = None if args.divisor is None else values.integer(args.divisor, "--divisor")
+    geo = geometry.avg_pool(spatial, kernel, stride, padding, ceil_mode, cip, divisor, framework=framework)
+    _check_size(x, geo, x.shape[1], 1)
+    return tr.trace_avg_pool(x, kernel, stride, padding, ceil_mode, cip, divisor, framework=framework)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -131,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
         raise values.CliError("give --weight or --kernel-size, not both", fix="drop --kernel-size")
     max_windows = None if args.max_windows is None else values.integer(
         args.max_windows, "--max-windows", minimum=0, maximum=MAX_WINDOWS)
-    framework = values.framework(args.framework or "torch")
+    framework = values.framework(values.or_default(args.framework, "torch"))
     x = _input(np, args)
     nd, tutorial = x.ndim - 2, args.input is None
     axes = "the --input array"
@@ -139,31 +184,11 @@ def run(args: argparse.Namespace) -> int:
               else tr.SEED_001_STRIDE if tutorial and args.op == "conv" else None)
     padding = (values.padding(args.padding, nd) if args.padding is not None
                else tr.SEED_001_PADDING if tutorial else 0)
-    dilation = values.per_axis(args.dilation or "1", "--dilation", nd, axes_from=axes)
-    if args.op != "conv":
-        kernel = values.per_axis(args.kernel_size or "3", "--kernel-size", nd, axes_from=axes)
-        if args.op == "max_pool":
-            trace = tr.trace_max_pool(x, kernel, stride, padding, dilation, bool(args.ceil_mode), framework=framework)
-        else:
-            cip = None if args.count_include_pad is None else args.count_include_pad == "true"
-            divisor = None if args.divisor is None else values.integer(args.divisor, "--divisor")
-            trace = tr.trace_avg_pool(x, kernel, stride, padding, bool(args.ceil_mode), cip, divisor,
-                                      framework=framework)
+    dilation = values.per_axis(values.or_default(args.dilation, "1"), "--dilation", nd, axes_from=axes)
+    if args.op == "conv":
+        trace = _conv(np, tr, x, args, stride, padding, dilation, framework)
     else:
-        geo_args: dict[str, Any] = {"stride": 1 if stride is None else stride, "padding": padding, "dilation": dilation,
-                    "groups": values.integer(args.groups or "1", "--groups", minimum=1),
-                    "padding_mode": args.padding_mode or "zeros", "framework": framework}
-        if args.weight is not None:
-            w = _numbers(np, args.weight, "weight")
-            w = w[None, None] if w.ndim == nd else w
-        else:
-            w = _all_ones_kernel(np, x, args, geo_args)
-        bias = None
-        if args.bias is not None:
-            b = _numbers(np, args.bias, "bias")
-            bias = np.full(w.shape[0], float(b)) if b.ndim == 0 else b
-        trace = tr.trace_conv(x, w, bias, geo_args["stride"], padding, dilation, geo_args["groups"],
-                              geo_args["padding_mode"], framework)
+        trace = _pool(tr, x, args, stride, padding, dilation, framework)
     if args.json:
         import json
 
