@@ -14,6 +14,7 @@ code 1 and one line.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import re
 import sys
@@ -37,23 +38,18 @@ _GLOBAL_FLAGS = ("--traceback", "--version", "-h", "--help")
 _NEGATIVE_VALUE = re.compile(r"-[0-9.]")
 
 
-class _Formatter(argparse.HelpFormatter):
-    """argparse's formatter, sized without importing shutil (argparse builds one for every
-    add_argument; shutil and the compression modules it loads were a fifth of a cold start)."""
+def _terminal_width() -> int:
+    """The help width argparse would use, found without importing shutil (argparse imports it,
+    and the compression modules it loads, for every formatter it builds: a fifth of a cold start)."""
+    import os
 
-    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
-                 width: Optional[int] = None) -> None:
-        if width is None:
-            import os
-
-            try:
-                width = int(os.environ.get("COLUMNS", "")) - 2
-            except ValueError:
-                try:
-                    width = os.get_terminal_size(sys.__stdout__.fileno()).columns - 2  # type: ignore[union-attr]
-                except (AttributeError, ValueError, OSError):
-                    width = 78
-        super().__init__(prog, indent_increment, max_help_position, width)
+    try:
+        return int(os.environ.get("COLUMNS", "")) - 2
+    except ValueError:
+        try:
+            return os.get_terminal_size(sys.__stdout__.fileno()).columns - 2  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            return 78
 
 
 class _Parser(argparse.ArgumentParser):
@@ -72,9 +68,12 @@ def _chosen(argv: Sequence[str]) -> Optional[str]:
 
 
 def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
-    """The parser with every command listed; only ``command``'s options are added (its module
-    imported), the others stay empty until chosen."""
-    parser = _Parser(prog="convgeom", formatter_class=_Formatter,
+    """The parser for ``command``: only its module is imported and only its parser built. With
+    no command, or an unknown one, every command is listed (without options) for the help and
+    the error message."""
+    formatter = functools.partial(argparse.HelpFormatter, width=_terminal_width())
+    known = any(name == command for name, _, _ in COMMANDS)
+    parser = _Parser(prog="convgeom", formatter_class=formatter,
                      description="Exact convolution geometry for PyTorch, TensorFlow/Keras, JAX and ONNX.")
     parser.add_argument("--version", action="version", version=f"convgeom {__version__}")
     parser.add_argument("--traceback", action="store_true",
@@ -82,7 +81,9 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name, help_text, module_name in COMMANDS:
-        command_parser = sub.add_parser(name, help=help_text, description=help_text, formatter_class=_Formatter)
+        if known and name != command:
+            continue  # a parser per command costs (argparse looks up translations for each)
+        command_parser = sub.add_parser(name, help=help_text, description=help_text, formatter_class=formatter)
         if name == command:
             module = importlib.import_module(f"{__name__}.{module_name}")
             module.add_arguments(command_parser)
