@@ -505,3 +505,28 @@ def test_an_internal_error_is_one_line_and_exit_1(monkeypatch, capsys: pytest.Ca
 ])
 def test_solvers_check_their_values(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert needle in fails(argv, capsys)
+
+
+def test_a_missing_extra_anywhere_names_it(monkeypatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A safety net under every command: an optional module missing deep inside gives one line."""
+    from convgeom.cli import solve
+
+    def needs_torch(args: object) -> int:
+        import convgeom_test_missing_module  # noqa: F401
+
+        return 0
+
+    monkeypatch.setattr(solve, "run", needs_torch)
+    monkeypatch.setitem(sys.modules, "convgeom_test_missing_module", None)
+    assert main(["solve", "profile", "--kernel", "3"]) == 1  # not an optional dependency: a bug
+    capsys.readouterr()
+
+    def needs_onnxruntime(args: object) -> int:
+        import onnxruntime  # noqa: F401
+
+        return 0
+
+    monkeypatch.setattr(solve, "run", needs_onnxruntime)
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    line = fails(["solve", "profile", "--kernel", "3"], capsys)
+    assert "this needs onnxruntime, which is not installed; pip install 'convgeom[onnx]'" in line
