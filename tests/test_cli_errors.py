@@ -446,7 +446,7 @@ def test_broken_keras_file_is_one_line(tmp_path, capsys: pytest.CaptureFixture[s
         archive.writestr("config.json", "{not json")
         archive.writestr("metadata.json", "{}")
     line = fails(["trace", str(path), "--input", "1,8,8,3"], capsys)
-    assert f"cannot read '{path}' as a keras model: JSONDecodeError" in line
+    assert str(path) in line and "JSONDecodeError" in line
     for content in (b"", b"PK\x03\x04 not really a zip", b"\x89HDF\r\n\x1a\n junk"):
         path.write_bytes(content)
         assert str(path) in fails(["trace", str(path), "--input", "1,8,8,3"], capsys)
