@@ -22,5 +22,5 @@ fi
 "$PY" -m pip install -q -e ".[test,torch,onnx,keras,rich]" onnxruntime monai efficientnet-pytorch torchinfo
 export KERAS_BACKEND=torch
 echo "== ruff"; "$VENV/bin/ruff" check src tests tools benchmarks
-echo "== mypy --strict"; "$VENV/bin/mypy" src/convgeom
+echo "== mypy --strict"; "$VENV/bin/mypy"
 echo "== pytest"; "$PY" -m pytest "$@"

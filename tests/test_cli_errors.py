@@ -1,7 +1,6 @@
 """Bad command-line input: exit code 2 and exactly one stderr line, every time, with bounded work.
 
 One test (or one parametrized case) per failure reported in issue 8; each failed before the fix.
-Tests that need another helper's engine fix are marked xfail with the owner in the reason.
 """
 
 from __future__ import annotations
@@ -53,16 +52,12 @@ def test_numbers_beyond_int64(argv: list[str], needle: str, capsys: pytest.Captu
     assert needle in fails(argv, capsys)
 
 
-@pytest.mark.xfail(reason="needs the core helper's O(1) explanations (wt-core): explain lists every window start",
-                   strict=False)
 def test_explain_of_a_huge_input_is_bounded() -> None:
     proc = bounded_run(["explain", "conv", "--input", "100000000", "--kernel", "3"], memory_mib=512, seconds=30)
     assert proc.returncode == 0, proc.stderr[-500:]
     assert "99999998" in proc.stdout and len(proc.stdout) < 10_000
 
 
-@pytest.mark.xfail(reason="needs the core helper's O(1) explanations (wt-core): explain lists every window start",
-                   strict=False)
 def test_explain_json_of_the_largest_input_is_bounded() -> None:
     proc = bounded_run(["explain", "conv", "--input", str(2**63 - 1), "--kernel", "3", "--json"], memory_mib=512,
                        seconds=30)
