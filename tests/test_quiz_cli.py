@@ -171,3 +171,35 @@ def test_answers_in_the_session_are_read_like_check(capsys: pytest.CaptureFixtur
     h, w = read(e, e.answer)
     code, out, _ = run(["quiz", "--key", e.key], f"{h}x{w}\n", capsys, monkeypatch)
     assert code == 0 and "score: 1/1" in out
+
+
+def _readme_section() -> str:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    start = text.index("\n## Practice: `convgeom quiz`")
+    return text[start:text.index("\n## ", start + 1)]
+
+
+def test_the_readme_commands_run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import shlex
+
+    block = _readme_section().split("```bash\n")[1].split("```")[0]
+    lines = [line.partition("#")[0].partition(">")[0].strip() for line in block.splitlines() if line.strip()]
+    assert len(lines) == 5
+    for line in lines:
+        code, out, err = run(shlex.split(line)[1:], "", capsys, monkeypatch)
+        assert code == 0 and out and err == "", (line, err)
+
+
+def test_the_readme_python_example() -> None:
+    block = _readme_section().split("```python\n")[1].split("```")[0]
+    namespace: dict[str, object] = {}
+    exec(block.replace("print(", "str("), namespace)
+    e = namespace["e"]
+    from convgeom.quiz import Exercise, check, exercise_from_key
+
+    assert isinstance(e, Exercise)
+    assert e.question.startswith('`nn.Conv2d(1, 4, kernel_size=3, stride=1, padding="valid")` is applied to')
+    assert e.answer == "(3, 3)" and check(e, "3x3").correct and exercise_from_key(e.key) == e
+    assert exercise_from_key("os-t-e-da4hc1mg").question.startswith("`nn.MaxPool1d(kernel_size=2, stride=2")

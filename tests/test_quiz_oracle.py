@@ -15,6 +15,7 @@ import io
 import json
 import os
 import re
+from collections.abc import Iterator
 from typing import Any, Union
 
 import pytest
@@ -172,6 +173,15 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    """Tiny tensors: PyTorch's thread pool only costs (several times over, on a shared machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _torch_run(code: str, shape_: tuple[int, ...]) -> Outcome:
     try:
         module = eval(code, {"nn": nn, "torch": torch})  # the question's own code
@@ -229,42 +239,51 @@ def test_torch_runs_the_question_as_answered(kind: str) -> None:
             assert _torch_run(codes[0], x) == expected(e), (e.key, codes[0], x)
 
 
+def _check_mapping(e: Exercise, run: Any) -> None:
+    """Run every option in the framework: exactly the answer's gives the target size."""
+    x = tuple(int(v) for v in re.search(r"input of shape (\([0-9, ]+\))", e.question)[1]  # type: ignore[index]
+              .strip("()").split(","))
+    target = cli_ints(e.params["output"], len(x) - 2)
+    outs = [run(choice, x) for choice in e.choices]
+    assert [o == target for o in outs] == [letter == e.answer for letter in "ABCD"], (e.key, outs)
+
+
 def test_torch_mapping_options_run_as_answered() -> None:
     for e in exercises("mapping", "torch"):
-        x = _input_shape(e.question)
-        target = tuple(int(v) for v in e.params["output"].split(","))
-        target = target * (len(x) - 2) if len(target) == 1 else target
-        outs = [_torch_run(choice, x) for choice in e.choices]
-        assert [o == target for o in outs] == [letter == e.answer for letter in "ABCD"], (e.key, outs)
+        _check_mapping(e, _torch_run)
 
 
 # ----- receptive fields: the gradient of one output unit ---------------------------------------
 POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
-PADS = (nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d, nn.ZeroPad1d, nn.ZeroPad2d, nn.ZeroPad3d)
 
 
-def _probe(module: Any, nd: int) -> Any:
-    """The layer as a one-channel, all-ones, bias-free convolution with the same geometry, so
-    every input cell in a unit's receptive field gets a positive gradient (a max pool would
-    pass it to one cell only)."""
-    if isinstance(module, PADS):
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, (tuple, list)) else value
+
+
+def _probe(module: Any) -> Any:
+    """Axis 0 of the layer as a one-channel, all-ones, bias-free 1-D convolution, so every
+    input cell in a unit's receptive field gets a positive gradient (a max pool would pass it
+    to one cell only). The stacks are square and the same on every axis, so axis 0 stands for
+    all of them."""
+    if isinstance(module, nn.ConstantPad1d):
         return module
-    if not isinstance(module, POOLS) and not isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
-        raise AssertionError(f"unexpected layer {module}")
-    conv = getattr(nn, f"Conv{nd}d")(1, 1, module.kernel_size, module.stride, module.padding,
-                                     getattr(module, "dilation", 1), bias=False)
+    assert isinstance(module, POOLS + (nn.Conv1d, nn.Conv2d, nn.Conv3d)), module
+    padding = module.padding if isinstance(module.padding, str) else _first(module.padding)
+    conv = nn.Conv1d(1, 1, _first(module.kernel_size), _first(module.stride), padding,
+                     _first(getattr(module, "dilation", 1)), bias=False)
     nn.init.ones_(conv.weight)
     return conv
 
 
-def _measure(layers: list[Any], nd: int) -> tuple[int, int, int]:
-    """(size, jump, start of unit 0) of the last layer along axis 0, from the gradients of two
-    neighbouring units in the middle of the input. A dilated layer leaves holes, so a receptive
-    field cut off by the input's edge can look whole: the input doubles until two sizes agree."""
-    net = nn.Sequential(*[_probe(m, nd) for m in layers])
+def _measure(layers: list[Any]) -> tuple[int, int, int]:
+    """(size, jump, start of unit 0) of the last layer, from the gradients of two neighbouring
+    units in the middle of the input. A dilated layer leaves holes, so a receptive field cut off
+    by the input's edge can look whole: the input doubles until two measures agree."""
+    net = nn.Sequential(*[_probe(m) for m in layers])
     previous = None
-    for n in (64, 128, 256, 512, 1024, 2048):
-        x = torch.zeros((1, 1) + (n,) * nd, requires_grad=True)
+    for n in (64, 128, 256, 512, 1024, 2048, 4096):
+        x = torch.zeros((1, 1, n), requires_grad=True)
         try:
             y = net(x)
         except RuntimeError:  # a later kernel larger than what is left of the probe input
@@ -274,9 +293,12 @@ def _measure(layers: list[Any], nd: int) -> tuple[int, int, int]:
         spans = []
         for u in (y.shape[2] // 2, y.shape[2] // 2 + 1):
             x.grad = None
-            y[(0, 0, u) + tuple(y.shape[i] // 2 for i in range(3, y.dim()))].backward(retain_graph=True)
-            read = torch.nonzero(x.grad.abs().sum(dim=tuple(i for i in range(x.dim()) if i != 2))).flatten()
-            spans.append((int(read[0]), int(read[-1])))
+            y[0, 0, u].backward(retain_graph=True)
+            read = torch.nonzero(x.grad[0, 0]).flatten()
+            if len(read):  # a unit at the edge may read padding only
+                spans.append((int(read[0]), int(read[-1])))
+        if len(spans) < 2:
+            continue
         (a, b), (c, _) = spans
         found = (b - a + 1, c - a, a - (y.shape[2] // 2) * (c - a))
         if found == previous:
@@ -285,31 +307,31 @@ def _measure(layers: list[Any], nd: int) -> tuple[int, int, int]:
     raise AssertionError("receptive field larger than the probe input")
 
 
-def _engine_layers(e: Exercise, nd: int) -> list[Any]:
-    """Each layer as the engine pads it (``convgeom shape``) in front of an unpadded convolution."""
+def _engine_layers(e: Exercise) -> list[Any]:
+    """Axis 0 of each layer as the engine pads it (``convgeom shape``), in front of an
+    unpadded convolution."""
     layers: list[Any] = []
     i = 1
     while f"layer{i}.op" in e.params:
         r = shape(e.params, prefix=f"layer{i}.")
         assert isinstance(r, dict), (e.key, r)
-        pads = tuple(v for b, a in reversed(list(zip(r["pad_before"], r["pad_after"]))) for v in (b, a))
-        layers.append(getattr(nn, f"ConstantPad{nd}d")(pads, 0.0))
-        layers.append(getattr(nn, f"Conv{nd}d")(1, 1, tuple(r["kernel"]), tuple(r["stride"]), 0, tuple(r["dilation"])))
+        layers.append(nn.ConstantPad1d((r["pad_before"][0], r["pad_after"][0]), 0.0))
+        layers.append(nn.Conv1d(1, 1, r["kernel"][0], r["stride"][0], 0, r["dilation"][0]))
         i += 1
     return layers
 
 
 def test_receptive_fields_match_the_gradient() -> None:
     """For PyTorch the question's own modules; for the others each layer with the engine's
-    per-side pads. Every third exercise (a probe runs a few convolutions on up to 512 cells)."""
+    per-side pads."""
     for framework in FRAMEWORKS:
-        for e in exercises("receptive_field", framework)[::3]:
+        for e in exercises("receptive_field", framework):
             nd = len(_input_shape(e.question)) - 2
             if framework == "torch":
                 layers = [eval(code, {"nn": nn}) for code in CODE.findall(e.question)]
             else:
-                layers = _engine_layers(e, nd)
-            size, jump, start = _measure(layers, nd)
+                layers = _engine_layers(e)
+            size, jump, start = _measure(layers)
             what = "size" if "wide" in e.question else ("jump" if "apart" in e.question else "start")
             want = {"size": size, "jump": jump, "start": start}[what]
             assert expected(e) == (want,) * nd, (e.key, what, size, jump, start)
@@ -353,12 +375,7 @@ def test_onnx_runtime_runs_the_question_as_answered(kind: str) -> None:
     for e in exercises(kind, "onnx")[::2]:
         codes = CODE.findall(e.question)
         if kind == "mapping":
-            x = tuple(int(v) for v in re.search(r"input of shape (\([0-9, ]+\))", e.question)[1]  # type: ignore[index]
-                      .strip("()").split(","))
-            target = tuple(int(v) for v in e.params["output"].split(","))
-            target = target * (len(x) - 2) if len(target) == 1 else target
-            outs = [_ort_run(c, x) for c in e.choices]
-            assert [o == target for o in outs] == [letter == e.answer for letter in "ABCD"], (e.key, outs)
+            _check_mapping(e, _ort_run)
             continue
         x = _input_shape(e.question)
         if kind == "raises":
@@ -408,18 +425,15 @@ def test_keras_runs_the_question_as_answered(kind: str) -> None:
     for e in exercises(kind, "tensorflow")[::4]:
         codes = CODE.findall(e.question)
         if kind == "mapping":
-            x = tuple(int(v) for v in re.search(r"input of shape (\([0-9, ]+\))", e.question)[1]  # type: ignore[index]
-                      .strip("()").split(","))
-            target = tuple(int(v) for v in e.params["output"].split(","))
-            target = target * (len(x) - 2) if len(target) == 1 else target
-            outs = [_keras_run(c, x) for c in e.choices]
-            assert [o == target for o in outs] == [letter == e.answer for letter in "ABCD"], (e.key, outs)
+            _check_mapping(e, _keras_run)
             continue
         x = _input_shape(e.question)
         if "AveragePooling3D" in codes[0] and any(n < k for n, k in zip(x[1:-1], _pool_size(codes[0]))):
             continue  # Keras's torch backend runs avg_pool3d, which needs n >= k; TensorFlow does not
         if kind == "raises":
             outcome = _keras_run(codes[0], x)
+            if "Conv2DBackpropInput" in e.answer:
+                continue  # TensorFlow's kernel checks the transposed size; Keras's torch backend does not
             assert isinstance(outcome, str) == expected(e), (e.key, codes[0], x, outcome)
         elif kind == "transpose" and "output" in e.params:
             forward, back = codes[:2]

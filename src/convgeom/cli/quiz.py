@@ -100,9 +100,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.markdown:
         what = f"seed {header['seed']}, {header['difficulty']}" if "seed" in header else "by key"
-        print(worksheet(exercises, f"convgeom practice: {len(exercises)} exercises ({what})", command + " --markdown"))
+        count = f"{len(exercises)} exercise{'s' if len(exercises) != 1 else ''}"
+        print(worksheet(exercises, f"convgeom practice: {count} ({what})", command + " --markdown"))
         return 0
-    print(f"convgeom quiz: {len(exercises)} exercises; replay them with: {command}")
+    count = f"{len(exercises)} exercise{'s' if len(exercises) != 1 else ''}"
+    print(f"convgeom quiz: {count}; replay them with: {command}")
     print("Answer as the command line writes values (4, (4, 4), 1:2, yes/no, a letter); "
           "'skip' shows the answer, 'quit' stops.")
     ask(exercises, sys.stdin, sys.stdout)

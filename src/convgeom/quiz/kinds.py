@@ -413,7 +413,7 @@ def _same_pool(rng: random.Random, framework: str, difficulty: str, level: Level
                                                     ("same",), ndim=ndim), rounds_up)
     label = spelling(framework).label
     return _output_question(rng, framework, difficulty, layer, result,
-                            prefix=f"{label} pooling has no ceil_mode ({refusal.fix}). ")
+                            prefix=f"{label} pools have no ceil_mode; to round the window count up, {refusal.fix}. ")
 
 
 # ----- does this raise? -------------------------------------------------------------------

@@ -57,6 +57,19 @@ class Spelling:
     def code(self, layer: Layer, c_in: int, c_out: int, hide: Optional[str] = None) -> str:
         raise NotImplementedError
 
+    @staticmethod
+    def keywords(layer: Layer, hide: Optional[str], dilation: str) -> list[str]:
+        """The trailing keyword arguments PyTorch and Keras spell alike (an int for every axis,
+        else a tuple): dilation (under its name), output_padding, ceil_mode."""
+        out = [f"{dilation}={value(layer.dilation)}"] if any(d != 1 for d in layer.dilation) else []
+        if hide == "output_padding":
+            out.append("output_padding=?")
+        elif layer.output_padding is not None:
+            out.append(f"output_padding={value(layer.output_padding)}")
+        if layer.ceil_mode:
+            out.append("ceil_mode=True")
+        return out
+
     def sentence(self, layer: Layer, c_in: int, c_out: int, hide: Optional[str] = None) -> str:
         """One sentence: the layer's code and the input it runs on, in the framework's words."""
         code = self.code(layer, c_in, c_out, hide)
@@ -96,14 +109,7 @@ class TorchSpelling(Spelling):
             before = f"nn.ZeroPad{nd}d({pads})"
         else:
             args.append(f"padding={written(layer.padding)}")
-        if any(d != 1 for d in layer.dilation):
-            args.append(f"dilation={value(layer.dilation)}")
-        if hide == "output_padding":
-            args.append("output_padding=?")
-        elif layer.output_padding is not None:
-            args.append(f"output_padding={value(layer.output_padding)}")
-        if layer.ceil_mode:
-            args.append("ceil_mode=True")
+        args += self.keywords(layer, hide, "dilation")
         code = f"{names[layer.op]}({', '.join(args)})"
         return f"nn.Sequential({before}, {code})" if before else code
 
@@ -131,14 +137,7 @@ class KerasSpelling(Spelling):
             args.append(f'padding="{layer.padding}"')
         else:
             args.append(f"padding={written(layer.padding)}")
-        if any(d != 1 for d in layer.dilation):
-            args.append(f"dilation_rate={value(layer.dilation)}")
-        if hide == "output_padding":
-            args.append("output_padding=?")
-        elif layer.output_padding is not None:
-            args.append(f"output_padding={value(layer.output_padding)}")
-        if layer.ceil_mode:
-            args.append("ceil_mode=True")
+        args += self.keywords(layer, hide, "dilation_rate")
         return f"keras.layers.{names[layer.op]}({', '.join(args)})"
 
     def sentence(self, layer: Layer, c_in: int, c_out: int, hide: Optional[str] = None) -> str:
