@@ -272,6 +272,8 @@ def test_the_verdict_is_one_line_then_the_explanation() -> None:
     assert wrong.message.splitlines()[0] == f"Not quite: you answered {wrong.given}; the answer is {e.answer}."
     assert wrong.given == sizes_answer((999,) * len(read(e, e.answer))) and wrong.expected == e.answer
     assert right.message.endswith(e.explanation) and wrong.message.endswith(e.explanation)
+    assert json.loads(json.dumps(wrong.to_dict())) == {"correct": False, "expected": e.answer, "given": wrong.given,
+                                                       "message": wrong.message, "understood": True}
 
 
 def test_check_refuses_wrong_types() -> None:

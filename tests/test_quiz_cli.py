@@ -203,3 +203,38 @@ def test_the_readme_python_example() -> None:
     assert e.question.startswith('`nn.Conv2d(1, 4, kernel_size=3, stride=1, padding="valid")` is applied to')
     assert e.answer == "(3, 3)" and check(e, "3x3").correct and exercise_from_key(e.key) == e
     assert exercise_from_key("os-t-e-da4hc1mg").question.startswith("`nn.MaxPool1d(kernel_size=2, stride=2")
+
+
+def test_fuzzed_options_are_exit_0_or_one_line_exit_2() -> None:
+    """Hypothesis writes values for every option (numbers of every size, junk, separators,
+    names); each run ends with 0, or 2 and one stderr line, never a traceback."""
+    import contextlib
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    junk = st.sampled_from(["", " ", "-1", "0", "1", "7", "100", "101", "9" * 30, "1.5", "٣", "+3", "1_000", "x",
+                            "torch", "tf", "caffe", "easy", "raises", "raises,mapping", "raises,,", ",", "os-t-m-1",
+                            "os-t-m-1,rs-j-h-2", "zz-t-m-1", "[1]", "1,2"])
+    options = st.lists(st.tuples(st.sampled_from(["--count", "--kind", "--framework", "--difficulty", "--seed", "--key"]),
+                                 junk), max_size=4)
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(options, st.sampled_from([["--json"], ["--markdown"], []]))
+    def one(pairs: list[tuple[str, str]], mode: list[str]) -> None:
+        argv = ["quiz", *[t for pair in pairs for t in pair], *mode]
+        out, err = io.StringIO(), io.StringIO()
+        stdin = sys.stdin
+        sys.stdin = io.StringIO("")
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main(argv)
+        finally:
+            sys.stdin = stdin
+        assert code in (0, 2), (argv, err.getvalue())
+        if code == 2:
+            assert len(err.getvalue().splitlines()) == 1 and err.getvalue().startswith("convgeom: error: "), argv
+        else:
+            assert err.getvalue() == "" and "Traceback" not in out.getvalue()
+
+    one()

@@ -89,6 +89,11 @@ class Verdict:
     message: str
     understood: bool = True
 
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready."""
+        return {"correct": self.correct, "expected": self.expected, "given": self.given, "message": self.message,
+                "understood": self.understood}
+
 
 # ----- validation -------------------------------------------------------------------------
 def _check_int(name: str, value: object, low: int, high: int) -> int:
