@@ -16,7 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._common import DEFAULT_MAX_BUFFER_BYTES
+    from ._common import DEFAULT_MAX_BUFFER_BYTES, DEFAULT_MAX_OUTPUT_BYTES
     from ._parallel import num_threads, set_num_threads
     from .convolution import conv, conv_transpose
     from .padding import pad
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "DEFAULT_MAX_BUFFER_BYTES": "._common",
+    "DEFAULT_MAX_OUTPUT_BYTES": "._common",
     "num_threads": "._parallel",
     "set_num_threads": "._parallel",
     "conv": ".convolution",
@@ -45,6 +46,7 @@ _EXPORTS = {
 
 __all__ = [
     "DEFAULT_MAX_BUFFER_BYTES",
+    "DEFAULT_MAX_OUTPUT_BYTES",
     "OpTrace",
     "Stage",
     "WindowStep",

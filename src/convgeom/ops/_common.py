@@ -15,9 +15,10 @@ DEFAULT_MAX_BUFFER_BYTES = 256 * 2**20
 """Default upper bound (256 MiB) on the im2col / col2im buffer of one chunk."""
 
 DEFAULT_MAX_OUTPUT_BYTES = 4 * 2**30
-"""Default upper bound (4 GiB) on the output of one op and on every other array whose size the
-geometry sets (a padded copy of the input, the phase grid of a convolution); an op that would
-need more refuses with a :class:`convgeom.GeometryError` before it allocates anything."""
+"""Default upper bound (4 GiB) on the output of one op and on every working array whose size the
+geometry sets (a padded copy of the input, the phase grid of a convolution; these may also take
+up to twice the bytes of the op's input and output); an op that would need more refuses with a
+:class:`convgeom.GeometryError` before it allocates anything."""
 
 MAX_EXTENT = 2**62
 """Cap on the cells an axis spans (input, pads, window positions): the ops index in int64."""
@@ -115,15 +116,20 @@ def _bytes_text(count: int) -> str:
     return f"{count} bytes"
 
 
-def check_array_size(what: str, shape: Sequence[int], itemsize: int, max_output_bytes: int) -> None:
-    """Refuse, before allocating it, an array of ``shape`` larger than ``max_output_bytes``.
+def check_array_size(what: str, shape: Sequence[int], itemsize: int, max_output_bytes: int,
+                     data_bytes: int = 0) -> None:
+    """Refuse, before allocating it, an array of ``shape`` larger than ``max_output_bytes`` or,
+    for a working array (``data_bytes``: the bytes of the op's input and output), than twice
+    ``data_bytes``: working arrays the size of the data are never refused, those that padding,
+    stride or dilation blow up are.
 
     ``what`` names the array in the message (``"the output"``, ``"the padded input"``)."""
     count = math.prod(max(int(v), 0) for v in shape) * itemsize
-    if count > max_output_bytes:
+    if count > max(max_output_bytes, 2 * data_bytes):
+        also = " and twice the input and output" if data_bytes else ""
         raise GeometryError(
             f"{what} would have shape {_shape_text(shape)} ({_bytes_text(count)}), more than "
-            f"max_output_bytes={max_output_bytes} ({_bytes_text(max_output_bytes)})",
+            f"max_output_bytes={max_output_bytes} ({_bytes_text(max_output_bytes)}){also}",
             fix="use smaller sizes, strides or paddings, or raise max_output_bytes",
         )
 

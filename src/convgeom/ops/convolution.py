@@ -208,8 +208,9 @@ def conv_with_geometry(
     if batch == 0 or c_out == 0 or x.shape[1] == 0 or min(outputs) <= 0:
         return np.zeros((batch, c_out) + tuple(max(o, 0) for o in outputs), dtype=x.dtype)
     pads = geo.pad
+    data = x.nbytes + batch * c_out * math.prod(outputs) * x.itemsize  # working arrays may take twice this
     if geo.padding_mode != "zeros":
-        x = pad_channels_first(x, pads, geo.padding_mode, 0, max_output_bytes)
+        x = pad_channels_first(x, pads, geo.padding_mode, 0, max_output_bytes, data)
         pads = tuple((0, 0) for _ in pads)
     stride, dilation, kernel = geo.stride, geo.dilation, geo.kernel
     if all(k == 1 for k in kernel) and all(p == (0, 0) for p in pads):
@@ -217,7 +218,7 @@ def conv_with_geometry(
     padded = tuple(n + b + a for n, (b, a) in zip(x.shape[2:], pads))
     layout = make_layout(kernel, stride, dilation, outputs)
     check_array_size("the phase grid of the padded input", (layout.phase_count, x.shape[1], batch * layout.cells),
-                     x.itemsize, max_output_bytes)
+                     x.itemsize, max_output_bytes, data)
     before = tuple(b for b, _ in pads)
     if w.shape[1] == 1 and w.shape[0] // groups <= _DEPTHWISE_MAX_MULTIPLIER:
         return _depthwise_taps(x, w, layout, stride, before, padded, outputs, groups, max_buffer_bytes)
@@ -569,7 +570,7 @@ def conv_transpose_with_geometry(
     total = batch * cells
     item = x.itemsize
     check_array_size("the phase grids of the input and output", (layout.phase_count * c_out + c_in, total), item,
-                     max_output_bytes)
+                     max_output_bytes, x.nbytes + batch * c_out * math.prod(outputs) * item)
     # the input on the flat grid: x[n, c, i] at n*cells + sum i_a * pitch_a
     xin = np.zeros((c_in, total), dtype=x.dtype)
     dst = strided(xin.reshape(-1), 0, (c_in, batch) + sizes, (total, cells) + layout.pitch)

@@ -163,16 +163,17 @@ def pad_channels_first(
     mode: str,
     fill: Any = 0,
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+    data_bytes: int = 0,
 ) -> Array:
     """:func:`pad` on a channels-first array with parsed pairs and a fill of ``x``'s dtype.
 
-    The limits are checked, and the output's size against ``max_output_bytes``, before anything
-    is allocated. Axes that shrink are done first, so no intermediate is larger than the input
+    The limits are checked, and the output's size against ``max_output_bytes`` (or twice
+    ``data_bytes``, for a working copy inside another op), before anything is allocated. Axes that shrink are done first, so no intermediate is larger than the input
     or the output."""
     spatial = tuple(x.shape[2:])
     check_pads(spatial, pairs, mode)
     shape = x.shape[:2] + tuple(n + b + a for n, (b, a) in zip(spatial, pairs))
-    check_array_size("the padded input", shape, x.itemsize, max_output_bytes)
+    check_array_size("the padded input", shape, x.itemsize, max_output_bytes, data_bytes)
     if mode in ("zeros", "constant"):
         out = np.full(shape, fill, dtype=x.dtype)
         src: list[slice] = [slice(None), slice(None)]

@@ -9,6 +9,7 @@ against ``max_output_bytes`` before anything is allocated.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, Optional, Union
 
@@ -41,9 +42,10 @@ def _along(ndim: int, axis: int, index: slice) -> tuple[slice, ...]:
 def _window_reduce(x: Array, axis: int, a: AxisGeometry, fill: float, ufunc: Reducer, n: int) -> Array:
     """Reduce windows along one axis: ``out[i] = ufunc over j of x[i*s + j*d - p]`` over the taps
     that land on the first ``n`` input cells; ``fill`` where a window reads none (padding and
-    any ceil-mode overhang never count). No padded copy: each tap that reads the input is one
-    strided slice combined into the output, or, when there are fewer windows than such taps
-    (huge kernels or dilations), each window is one reduction over its strided cells."""
+    any ceil-mode overhang never count). No padded copy; the loop runs over whichever is fewest
+    of the taps that read the input (one strided slice each: every ordinary pool), the windows
+    (one reduction each: a kernel of 10**9 in 'SAME' padding) or the input cells (each added to
+    the strided run of windows that read it: a huge kernel and padding over a few cells)."""
     k, s, d, p, o = a.kernel, a.stride, a.dilation, a.pad_before, a.output
     shape = list(x.shape)
     shape[axis] = o
@@ -51,8 +53,11 @@ def _window_reduce(x: Array, axis: int, a: AxisGeometry, fill: float, ufunc: Red
     first, last = max(0, -((p - (o - 1) * s) // -d)), min(k - 1, (p + n - 1) // d)
     if o <= 0 or last < first:
         return np.full(shape, fill, dtype=x.dtype)
-    if last - first + 1 > o:
-        out = np.full(shape, fill, dtype=x.dtype)
+    fewest = min(last - first + 1, o, n)
+    if fewest == last - first + 1:
+        return _reduce_by_tap(x, axis, a, fill, ufunc, n, range(first, last + 1), shape)
+    out = np.full(shape, fill, dtype=x.dtype)
+    if fewest == o:
         for i in range(o):
             start = i * s - p
             j_lo, j_hi = max(0, -(start // d)), min(k - 1, (n - 1 - start) // d)
@@ -60,8 +65,32 @@ def _window_reduce(x: Array, axis: int, a: AxisGeometry, fill: float, ufunc: Red
                 cells = x[_along(x.ndim, axis, slice(start + j_lo * d, start + j_hi * d + 1, d))]
                 out[_along(x.ndim, axis, slice(i, i + 1))] = ufunc.reduce(cells, axis=axis, keepdims=True)
         return out
-    runs = []  # (first window, last window, first input cell) per tap, whole-axis taps first
-    for j in range(first, last + 1):
+    # cell c is tap j of window i when i*s = c + p - j*d: i*s = c + p (mod d), one residue
+    # class of i mod d/g (g = gcd(s, d)), within (c + p - k*d) / s < i <= (c + p) / s
+    g = math.gcd(s, d)
+    step = d // g
+    inverse = pow(s // g, -1, step) if step > 1 else 0
+    for c in range(n):
+        if (c + p) % g:
+            continue
+        residue = ((c + p) // g % step) * inverse % step if step > 1 else 0
+        lo, hi = max(0, -((c + p - (k - 1) * d) // -s)), min(o - 1, (c + p) // s)
+        i0 = lo + (residue - lo) % step
+        if i0 <= hi:
+            target = out[_along(x.ndim, axis, slice(i0, hi + 1, step))]
+            ufunc(target, x[_along(x.ndim, axis, slice(c, c + 1))], out=target)
+    return out
+
+
+def _reduce_by_tap(
+    x: Array, axis: int, a: AxisGeometry, fill: float, ufunc: Reducer, n: int, taps: range, shape: list[int],
+) -> Array:
+    """:func:`_window_reduce` one tap at a time: tap ``j`` reads ``x[i*s + j*d - p]`` for the
+    windows ``i`` where that lands in the input, a strided slice; a tap that every window reads
+    inside the input goes first and is copied instead of combined with the fill."""
+    s, d, p, o = a.stride, a.dilation, a.pad_before, a.output
+    runs = []  # (first window, last window, first input cell) per tap
+    for j in taps:
         offset = j * d - p
         i_lo, i_hi = max(0, -(offset // s)), min(o - 1, (n - 1 - offset) // s)
         if i_hi >= i_lo:
