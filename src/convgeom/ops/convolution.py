@@ -131,19 +131,30 @@ def _check_bias(bias: object, out_channels: int, dtype: np.dtype[Any]) -> Option
     return b.astype(dtype, copy=False)
 
 
-def _inputs(x: Any, weight: Any, groups: object, channels_last: object, op: str) -> tuple[Array, Array, int]:
-    """``x`` channels-first (float32/float64) and the weight unconverted (any real dtype: it is
-    cast to ``x``'s dtype once the geometry has been checked), and the group count."""
+Engine = Callable[[tuple[int, ...], tuple[int, ...], int, int, int], LayerGeometry]
+Kernel = Callable[[Array, Array, LayerGeometry, int, int], Array]
+
+
+def _run(
+    op: str, x: Any, weight: Any, bias: Any, groups: object, channels_last: object, max_buffer_bytes: object,
+    max_output_bytes: object, engine: Engine, kernel: Kernel,
+) -> Array:
+    """Checks in the order that allocates nothing big before the geometry: ``x`` (float32/64)
+    channels-first, the weight (any real dtype, shapes only), groups, bias, limits, then
+    ``engine(input sizes, kernel sizes, groups, C_in, C_out)``, the output's size; only then the
+    weight is cast to ``x``'s dtype and ``kernel(x, w, geometry, max_buffer_bytes, cap)`` runs."""
     xcf = spatial_input(as_float_array(x, "x"), channels_last, op)
-    return xcf, real_array(weight, "weight"), _check_groups(groups)
-
-
-def _check_output(x: Array, geo: LayerGeometry, channels: int, max_output_bytes: object) -> int:
-    """Refuse, before anything is allocated, an output over ``max_output_bytes``; return the cap."""
+    w = real_array(weight, "weight")
+    g = _check_groups(groups)
+    c_in, c_out = _check_weight(xcf, w, g, transposed=op == "conv_transpose")
+    b = _check_bias(bias, c_out, xcf.dtype)
+    limit = check_buffer_limit(max_buffer_bytes)
+    geo = engine(tuple(xcf.shape[2:]), tuple(w.shape[2:]), g, c_in, c_out)
     cap = check_output_limit(max_output_bytes)
     check_extent(geo)
-    check_array_size("the output", (x.shape[0], channels) + tuple(max(o, 0) for o in geo.output), x.itemsize, cap)
-    return cap
+    check_array_size("the output", (xcf.shape[0], c_out) + tuple(max(o, 0) for o in geo.output), xcf.itemsize, cap)
+    out = kernel(xcf, w.astype(xcf.dtype, copy=False), geo, limit, cap)
+    return channels_last_out(_add_bias(out, b), bool(channels_last))
 
 
 def _add_bias(out: Array, bias: Optional[Array]) -> Array:
@@ -179,17 +190,12 @@ def conv(
     cast to it). The geometry, the output's size (``max_output_bytes``) and every buffer's are
     checked before anything is allocated.
     """
-    xcf, w, g = _inputs(x, weight, groups, channels_last, "conv")
-    c_in, c_out = _check_weight(xcf, w, g, transposed=False)
-    b = _check_bias(bias, c_out, xcf.dtype)
-    limit = check_buffer_limit(max_buffer_bytes)
-    geo = _geometry.conv(
-        tuple(xcf.shape[2:]), tuple(w.shape[2:]), stride, padding, dilation, g,
-        framework=framework, padding_mode=padding_mode, in_channels=c_in, out_channels=c_out,
-    )
-    cap = _check_output(xcf, geo, c_out, max_output_bytes)
-    out = conv_with_geometry(xcf, w.astype(xcf.dtype, copy=False), geo, limit, cap)
-    return channels_last_out(_add_bias(out, b), bool(channels_last))
+    def engine(sizes: tuple[int, ...], kernel: tuple[int, ...], g: int, c_in: int, c_out: int) -> LayerGeometry:
+        return _geometry.conv(sizes, kernel, stride, padding, dilation, g, framework=framework,
+                              padding_mode=padding_mode, in_channels=c_in, out_channels=c_out)
+
+    return _run("conv", x, weight, bias, groups, channels_last, max_buffer_bytes, max_output_bytes, engine,
+                conv_with_geometry)
 
 
 def conv_with_geometry(
@@ -526,17 +532,12 @@ def conv_transpose(
     the framework default (0 in PyTorch); ``output_size`` is PyTorch's ``output_size=``. Sizes
     are checked as in :func:`conv` before anything is allocated.
     """
-    xcf, w, g = _inputs(x, weight, groups, channels_last, "conv_transpose")
-    _, c_out = _check_weight(xcf, w, g, transposed=True)
-    b = _check_bias(bias, c_out, xcf.dtype)
-    limit = check_buffer_limit(max_buffer_bytes)
-    geo = _geometry.conv_transpose(
-        tuple(xcf.shape[2:]), tuple(w.shape[2:]), stride, padding, output_padding, dilation,
-        output_size=output_size, groups=g, framework=framework,
-    )
-    cap = _check_output(xcf, geo, c_out, max_output_bytes)
-    out = conv_transpose_with_geometry(xcf, w.astype(xcf.dtype, copy=False), geo, limit, cap)
-    return channels_last_out(_add_bias(out, b), bool(channels_last))
+    def engine(sizes: tuple[int, ...], kernel: tuple[int, ...], g: int, c_in: int, c_out: int) -> LayerGeometry:
+        return _geometry.conv_transpose(sizes, kernel, stride, padding, output_padding, dilation,
+                                        output_size=output_size, groups=g, framework=framework)
+
+    return _run("conv_transpose", x, weight, bias, groups, channels_last, max_buffer_bytes, max_output_bytes,
+                engine, conv_transpose_with_geometry)
 
 
 def conv_transpose_with_geometry(
