@@ -216,7 +216,7 @@ def test_pad_channels_last() -> None:
         ("circular", ((4, 0),), "circular padding 4"),
         ("zeros", ((-2, -2),), "crops more than"),
         ("bogus", ((1, 1),), "unknown padding mode"),
-        (None, ((1, 1),), "unknown padding mode"),
+        (None, ((1, 1),), "mode must be a string"),
     ],
 )
 def test_pad_limits(mode: str, pairs: tuple[tuple[int, int], ...], message: str) -> None:

@@ -20,6 +20,9 @@ geometry sets (a padded copy of the input, the phase grid of a convolution; thes
 up to twice the bytes of the op's input and output); an op that would need more refuses with a
 :class:`convgeom.GeometryError` before it allocates anything."""
 
+INT64_MAX = 2**63 - 1
+"""Largest count or cap an option takes (every framework stores sizes as int64)."""
+
 MAX_EXTENT = 2**62
 """Cap on the cells an axis spans (input, pads, window positions): the ops index in int64."""
 
@@ -28,11 +31,34 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _REAL_KINDS = "biuf"
 
 
-def _what(value: object) -> str:
-    text = repr(value) if value is None or isinstance(value, (str, bytes, int, float, complex)) else None
-    if text is not None:
-        return text if len(text) <= 40 else text[:37] + "..."
-    return type(value).__name__
+def shown(value: object) -> str:
+    """``value`` for a one-line message: a huge integer by its size (``str`` of one with more than
+    4300 digits raises), an array by its shape and dtype, any other repr cut to 60 characters."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**40:
+        return f"a {'negative ' if value < 0 else ''}{value.bit_length()}-bit integer"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    try:
+        text = " ".join(repr(value).split())
+    except Exception:  # noqa: BLE001 - a broken __repr__ must not hide the message
+        text = f"<{type(value).__name__} object>"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def wrong_type(name: str, value: object, wanted: str, fix: str = "") -> GeometryError:
+    """The one-line error for a parameter of the wrong type, naming ``name``."""
+    return GeometryError(f"{name} must be {wanted}, got {shown(value)} ({type(value).__name__})",
+                         fix=fix or f"pass {name} as {wanted}")
+
+
+def check_count(value: object, name: str, default_text: str) -> int:
+    """A positive integer option (a cap or a count): ints and NumPy integers, not bools."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
+        raise wrong_type(name, value, "a positive integer", f"use the default {default_text} or another positive integer")
+    if not 1 <= value <= INT64_MAX:
+        raise GeometryError(f"{name} must be a positive integer of at most 2**63 - 1, got {shown(int(value))}",
+                            fix=f"use the default {default_text} or another positive integer")
+    return int(value)
 
 
 def real_array(value: object, name: str) -> Array:
@@ -40,8 +66,7 @@ def real_array(value: object, name: str) -> Array:
     integer or float dtype. Ragged lists, ``None``, strings, objects and complex numbers are
     refused in one line naming ``name``."""
     if value is None or isinstance(value, (str, bytes)):
-        raise GeometryError(f"{name} must be an array of numbers, got {_what(value)}",
-                            fix=f"pass {name} as a NumPy array")
+        raise wrong_type(name, value, "an array of numbers", f"pass {name} as a NumPy array")
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError):
@@ -67,7 +92,7 @@ def as_float_array(value: object, name: str) -> Array:
 def check_flag(value: object, name: str) -> bool:
     """A ``True``/``False`` option (NumPy bools too); anything else is refused."""
     if not isinstance(value, (bool, np.bool_)):
-        raise GeometryError(f"{name} must be True or False, got {_what(value)}", fix=f"pass {name}=True or False")
+        raise wrong_type(name, value, "True or False")
     return bool(value)
 
 
@@ -90,21 +115,12 @@ def channels_last_out(out: Array, channels_last: bool) -> Array:
     return out
 
 
-def _check_byte_limit(value: object, name: str, default: int, default_text: str) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)) or value < 1:
-        raise GeometryError(
-            f"{name} must be a positive integer, got {_what(value)}",
-            fix=f"use the default {default} ({default_text}) or another positive byte count",
-        )
-    return int(value)
-
-
 def check_buffer_limit(max_buffer_bytes: object) -> int:
-    return _check_byte_limit(max_buffer_bytes, "max_buffer_bytes", DEFAULT_MAX_BUFFER_BYTES, "256 MiB")
+    return check_count(max_buffer_bytes, "max_buffer_bytes", f"{DEFAULT_MAX_BUFFER_BYTES} (256 MiB)")
 
 
 def check_output_limit(max_output_bytes: object) -> int:
-    return _check_byte_limit(max_output_bytes, "max_output_bytes", DEFAULT_MAX_OUTPUT_BYTES, "4 GiB")
+    return check_count(max_output_bytes, "max_output_bytes", f"{DEFAULT_MAX_OUTPUT_BYTES} (4 GiB)")
 
 
 def _bytes_text(count: int) -> str:

@@ -35,6 +35,7 @@ from ._common import (
     channels_last_out,
     check_array_size,
     check_buffer_limit,
+    check_count,
     check_extent,
     check_output_limit,
     chunk_length,
@@ -71,9 +72,7 @@ _PREFERRED_ROW_TAPS_BYTES = 2 * 2**20
 
 
 def _check_groups(groups: object) -> int:
-    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
-        raise GeometryError(f"groups must be a positive integer, got {groups!r}", fix="use groups=1")
-    return int(groups)
+    return check_count(groups, "groups", "1")
 
 
 def _check_weight(x: Array, w: Array, groups: int, transposed: bool) -> tuple[int, int]:

@@ -19,7 +19,9 @@ from ._common import (
     check_array_size,
     check_output_limit,
     real_array,
+    shown,
     spatial_input,
+    wrong_type,
 )
 from ._numpy import np
 
@@ -47,10 +49,11 @@ def pad_pairs(pad: object, ndim: int) -> tuple[tuple[int, int], ...]:
 
 
 def check_mode(mode: object) -> str:
-    if not isinstance(mode, str) or mode not in PAD_MODES:
-        raise GeometryError(
-            f"unknown padding mode {mode!r}", fix="use one of " + ", ".join(repr(m) for m in PAD_MODES)
-        )
+    choices = "use one of " + ", ".join(repr(m) for m in PAD_MODES)
+    if not isinstance(mode, str):
+        raise wrong_type("mode", mode, "a string", choices)
+    if mode not in PAD_MODES:
+        raise GeometryError(f"unknown padding mode {shown(mode)}", fix=choices)
     return mode
 
 
@@ -62,11 +65,11 @@ def fill_value(value: object, mode: str, dtype: np.dtype[Any]) -> Any:
     infinities fit the floats); the other modes take no value (PyTorch ``F.pad``: 'Padding mode
     "reflect" doesn't take in value argument'), and neither does 'zeros'."""
     if not isinstance(value, (bool, int, float, np.bool_, np.integer, np.floating)):
-        raise GeometryError(f"value must be a real number, got {value!r:.60}", fix="pass value=0 or another number")
+        raise wrong_type("value", value, "a real number", "pass value=0 or another number")
     if mode != "constant":
         if value != 0:
             raise GeometryError(
-                f"mode {mode!r} takes no value (got {value!r:.40})",
+                f"mode {mode!r} takes no value (got {shown(value)})",
                 "" if mode == "zeros" else f'PyTorch F.pad: Padding mode "{mode}" doesn\'t take in value argument',
                 "use mode='constant' to pad with a value",
             )
@@ -87,7 +90,7 @@ def fill_value(value: object, mode: str, dtype: np.dtype[Any]) -> Any:
         limits = "0 or 1" if dtype.kind == "b" else (
             f"an integer in [{np.iinfo(dtype).min}, {np.iinfo(dtype).max}]" if dtype.kind in "iu"
             else f"a number of magnitude <= {np.finfo(dtype).max:.4g}")
-        raise GeometryError(f"value {value!r} does not fit dtype {dtype} of x (it takes {limits})",
+        raise GeometryError(f"value {shown(value)} does not fit dtype {dtype} of x (it takes {limits})",
                             fix="pass a value in range, or cast x to a wider dtype")
     return dtype.type(value)
 

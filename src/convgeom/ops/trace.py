@@ -19,7 +19,7 @@ from .. import geometry as _geometry
 from ..errors import GeometryError
 from ..geometry import LayerGeometry
 from ..params import IntOrTuple, PaddingArg
-from ._common import Array, real_array
+from ._common import Array, check_count, real_array
 from ._numpy import np
 from .padding import pad_channels_first
 from .pooling import _avg_divisors
@@ -244,9 +244,7 @@ def _trace_input(x: Any, name: str = "x") -> Array:
 def _check_size(cells: int, max_cells: object) -> None:
     """Refuse, before anything is built, a trace of more than ``max_cells`` cells (the input, the
     padded input, the weight and every window's taps)."""
-    if not isinstance(max_cells, (int, np.integer)) or isinstance(max_cells, (bool, np.bool_)) or max_cells < 1:
-        raise GeometryError(f"max_cells must be a positive integer, got {max_cells!r:.40}",
-                            fix=f"use the default {DEFAULT_MAX_CELLS} or another positive count")
+    max_cells = check_count(max_cells, "max_cells", str(DEFAULT_MAX_CELLS))
     if cells > max_cells:
         raise GeometryError(
             f"the trace would record {cells} cells (input, padded input, windows), more than max_cells={max_cells}",
