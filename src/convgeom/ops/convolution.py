@@ -546,7 +546,8 @@ def conv_transpose_with_geometry(
     """Transposed convolution of channels-first ``x`` with the crop and sizes of ``geo`` (no bias).
 
     Only the phases (output residues mod the stride) that some tap writes are stored; with a
-    stride larger than the kernel's reach the others are zeros of the output."""
+    stride larger than the kernel's reach the others are zeros of the output. (Over 50 lines:
+    the layout, the buffer checks and the chunk loop share the same dozen sizes.)"""
     batch, c_in = x.shape[:2]
     groups = geo.groups
     in_per = c_in // groups
