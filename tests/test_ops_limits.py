@@ -78,7 +78,7 @@ WIDE_BATCH, WIDE_WEIGHT = np.ones((10**5, 1, 5)), np.ones((10**5, 1, 3))  # made
     "call",
     [
         lambda cap: ops.pad(X5, 10**9, max_output_bytes=cap),
-        lambda cap: ops.pad(X5, 10**30, "replicate", max_output_bytes=cap),
+        lambda cap: ops.pad(X5, 10**12, "replicate", max_output_bytes=cap),
         lambda cap: ops.pad(np.ones((1, 1) + (1,) * 40), 1, max_output_bytes=cap),
         lambda cap: ops.conv(X5, W3, padding=10**9, max_output_bytes=cap),
         lambda cap: ops.conv(X5, W3, stride=10**9, padding=10**9, padding_mode="replicate", max_output_bytes=cap),

@@ -8,7 +8,7 @@ dtype). Every size, per-side pad and window comes from the geometry engine
 the engine does for a configuration the chosen framework refuses, and check the sizes of what
 they allocate (``max_output_bytes``, :data:`DEFAULT_MAX_OUTPUT_BYTES`) before allocating it.
 
-NumPy is imported when the first op is used (this package's ``cli`` registers without it);
+NumPy is imported when the first op is used (``convgeom trace-op`` starts without it);
 without NumPy that raises :class:`convgeom.errors.MissingExtraError` naming ``convgeom[ops]``.
 """
 

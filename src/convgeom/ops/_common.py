@@ -6,7 +6,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import GeometryError
+from .. import errors
+from ..errors import GeometryError, GeometryTypeError
 from ._numpy import np, npt
 
 Array = npt.NDArray[Any]
@@ -32,23 +33,17 @@ _REAL_KINDS = "biuf"
 
 
 def shown(value: object) -> str:
-    """``value`` for a one-line message: a huge integer by its size (``str`` of one with more than
-    4300 digits raises), an array by its shape and dtype, any other repr cut to 60 characters."""
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**40:
-        return f"a {'negative ' if value < 0 else ''}{value.bit_length()}-bit integer"
+    """``value`` for a one-line message: an array by its shape and dtype, anything else as
+    :func:`convgeom.errors.shown` writes it (huge integers by their size)."""
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
-    try:
-        text = " ".join(repr(value).split())
-    except Exception:  # noqa: BLE001 - a broken __repr__ must not hide the message
-        text = f"<{type(value).__name__} object>"
-    return text if len(text) <= 60 else text[:57] + "..."
+    return errors.shown(value)
 
 
 def wrong_type(name: str, value: object, wanted: str, fix: str = "") -> GeometryError:
     """The one-line error for a parameter of the wrong type, naming ``name``."""
-    return GeometryError(f"{name} must be {wanted}, got {shown(value)} ({type(value).__name__})",
-                         fix=fix or f"pass {name} as {wanted}")
+    return GeometryTypeError(f"{name} must be {wanted}, got {shown(value)} ({type(value).__name__})",
+                             fix=fix or f"pass {name} as {wanted}")
 
 
 def check_count(value: object, name: str, default_text: str) -> int:
