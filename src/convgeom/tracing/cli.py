@@ -173,7 +173,9 @@ def run(args: argparse.Namespace) -> int:
                 return 0
             except ImportError:
                 pass
-        out.write(t.summary(depth=args.depth) + "\n")
+        from .report import summary
+
+        out.write(summary(t, depth=args.depth) + "\n")
     return 0
 
 

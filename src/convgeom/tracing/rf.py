@@ -31,13 +31,10 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Optional, overload
 
+from ..formatting import fraction
 from ..receptive_field import ReceptiveField, RFStep
 
 Shape = tuple[int, ...]
-
-
-def show_fraction(value: Fraction) -> str:
-    return str(value.numerator) if value.denominator == 1 else str(value)
 
 
 @dataclass(frozen=True)
@@ -86,7 +83,7 @@ class TensorRF:
 
     def describe(self, axis: int) -> str:
         f = self.fields[axis]
-        text = (f"r={show_fraction(f.size)} S={show_fraction(f.stride)} P={show_fraction(f.padding)}")
+        text = (f"r={fraction(f.size)} S={fraction(f.stride)} P={fraction(f.padding)}")
         return ("whole (local " + text + ")") if self.dims[axis] is None else text
 
     def to_dict(self) -> dict[str, object]:
@@ -113,7 +110,7 @@ class MergeIssue:
 
     def describe(self) -> str:
         parts = [
-            f"S={show_fraction(f.stride)}, centre {show_fraction(f.center())} (r={show_fraction(f.size)})"
+            f"S={fraction(f.stride)}, centre {fraction(f.center())} (r={fraction(f.size)})"
             for f in self.fields
         ]
         return "; ".join(parts)
@@ -345,6 +342,12 @@ def steps_for_crop(starts: Sequence[int], steps: Sequence[int]) -> tuple[RFStep,
 def steps_for_pad(before: Sequence[int]) -> tuple[RFStep, ...]:
     """Padding (or cropping, when negative) ``before`` cells: kernel 1, stride 1, padding ``before``."""
     return tuple(RFStep(Fraction(1), Fraction(1), Fraction(b)) for b in before)
+
+
+def steps_for_scales(scales: Sequence[float]) -> tuple[RFStep, ...]:
+    """Nearest resizing by ``scales``: kernel 1, stride ``1/scale`` (the float scale read as the
+    nearest fraction with a denominator up to 2**20)."""
+    return tuple(RFStep(Fraction(1), 1 / Fraction(s).limit_denominator(1 << 20), Fraction(0)) for s in scales)
 
 
 def steps_for_resize(sizes_in: Sequence[int], sizes_out: Sequence[int], mode: str,
