@@ -36,3 +36,13 @@ def missing_framework(what: str, extra: str, exc: ModuleNotFoundError) -> Geomet
     ``extra``: the convgeom extra that installs it)."""
     return GeometryError(f"{what} is not installed (no module named {exc.name!r})",
                          fix=f"pip install 'convgeom[{extra}]'")
+
+
+def leaves(value: Any, keep: Callable[[Any], bool]) -> list[Any]:
+    """The objects ``keep`` accepts in a nest of lists, tuples and dicts (a model's outputs, a
+    layer's symbolic outputs), in order."""
+    if isinstance(value, (list, tuple)):
+        return [leaf for v in value for leaf in leaves(v, keep)]
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in leaves(v, keep)]
+    return [value] if keep(value) else []

@@ -57,7 +57,7 @@ from . import dtypes
 from . import rf as rfm
 from .builder import TraceBuilder
 from .failures import TraceFailure
-from .frontend import Frontend, missing_framework
+from .frontend import Frontend, leaves, missing_framework
 from .records import Finding, ModuleCall, Trace
 from .rf import Shape, TensorRF
 
@@ -125,11 +125,15 @@ def _per_axis(value: Any, n: int) -> tuple[int, ...]:
     return (int(value),) * n
 
 
-def _layout(data_format: Optional[str], rank: int, nd: int) -> tuple[list[int], int]:
-    """``(spatial dims, channel dim)`` of a rank-``rank`` tensor with ``nd`` spatial axes."""
-    if data_format == "channels_first":
-        return list(range(rank - nd, rank)), rank - nd - 1
-    return list(range(rank - 1 - nd, rank - 1)), rank - 1
+def _layout(layer: Any, x: _Value, nd: Optional[int] = None) -> tuple[str, list[int], int]:
+    """``(data_format, spatial dims, channel dim)`` of ``layer``'s input ``x`` with ``nd``
+    spatial axes (default: all but batch and channels)."""
+    fmt = str(getattr(layer, "data_format", "channels_last"))
+    rank = len(x.shape)
+    nd = rank - 2 if nd is None else nd
+    if fmt == "channels_first":
+        return fmt, list(range(rank - nd, rank)), rank - nd - 1
+    return fmt, list(range(rank - 1 - nd, rank - 1)), rank - 1
 
 
 def _pairs(value: Any, nd: int) -> tuple[tuple[int, int], ...]:
@@ -333,51 +337,32 @@ def _conv_attrs(layer: Any, padding: str, fmt: str) -> dict[str, str]:
 
 def _h_conv(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
             kwargs: dict[str, Any]) -> list[_Value]:
+    """Conv*D, DepthwiseConv*D (groups = C_in) and SeparableConv*D (depthwise + 1x1 pointwise)."""
     x = ins[0]
     nd = int(layer.rank)
-    fmt = getattr(layer, "data_format", "channels_last")
-    spatial, ch = _layout(fmt, len(x.shape), nd)
-    kshape = _shape_of(layer.kernel)  # (k..., C_in/groups, filters)
-    groups = int(getattr(layer, "groups", 1) or 1)
+    fmt, spatial, ch = _layout(layer, x, nd)
     cin = x.shape[ch]
-    if cin != kshape[-2] * groups:
-        raise tr.failure(f"the kernel {kshape} expects {kshape[-2] * groups} input channels, got {cin}",
-                         shapes=[x.shape, kshape], fix=f"feed {kshape[-2] * groups} channels")
-    padding = str(layer.padding).lower()
-    sp = tuple(x.shape[d] for d in spatial)
-    g = tr.engine(x, spatial, lambda: geo.conv(
-        sp, _per_axis(layer.kernel_size, nd), _per_axis(layer.strides, nd), padding, _per_axis(layer.dilation_rate, nd),
-        groups, framework="tensorflow", in_channels=cin, out_channels=kshape[-1]))
-    t = tr.builder.conv(group, x.tid, g, spatial=spatial, channel=ch, out_channels=kshape[-1],
-                        bias=bool(getattr(layer, "use_bias", False)), dtype=tr.out_dtype(layer, x),
-                        attrs=_conv_attrs(layer, padding, fmt))
-    return [tr.value(t)]
-
-
-def _h_depthwise(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
-                 kwargs: dict[str, Any]) -> list[_Value]:
-    """DepthwiseConv*D (one conv, groups = C_in) and SeparableConv*D (depthwise + 1x1 pointwise)."""
-    x = ins[0]
-    nd = int(layer.rank)
-    fmt = getattr(layer, "data_format", "channels_last")
-    spatial, ch = _layout(fmt, len(x.shape), nd)
     separable = _keras_base(layer, ("BaseSeparableConv",)) is not None
-    kshape = _shape_of(layer.depthwise_kernel if separable else layer.kernel)  # (k..., C_in, multiplier)
-    cin = x.shape[ch]
-    if cin != kshape[-2]:
-        raise tr.failure(f"the depthwise kernel {kshape} expects {kshape[-2]} input channels, got {cin}",
-                         shapes=[x.shape, kshape], fix=f"feed {kshape[-2]} channels")
+    depthwise = separable or _keras_base(layer, ("BaseDepthwiseConv",)) is not None
+    kshape = _shape_of(layer.depthwise_kernel if separable else layer.kernel)  # (k..., C_in/groups, filters or mult)
+    groups = cin if depthwise else int(getattr(layer, "groups", 1) or 1)
+    cout = cin * kshape[-1] if depthwise else kshape[-1]
+    if cin != kshape[-2] * (1 if depthwise else groups):
+        what = "depthwise kernel" if depthwise else "kernel"
+        want = kshape[-2] * (1 if depthwise else groups)
+        raise tr.failure(f"the {what} {kshape} expects {want} input channels, got {cin}", shapes=[x.shape, kshape],
+                         fix=f"feed {want} channels")
     padding = str(layer.padding).lower()
     sp = tuple(x.shape[d] for d in spatial)
     g = tr.engine(x, spatial, lambda: geo.conv(
         sp, _per_axis(layer.kernel_size, nd), _per_axis(layer.strides, nd), padding, _per_axis(layer.dilation_rate, nd),
-        cin, framework="tensorflow", in_channels=cin, out_channels=cin * kshape[-1]))
+        groups, framework="tensorflow", in_channels=cin, out_channels=cout))
     dtype = tr.out_dtype(layer, x)
     use_bias = bool(getattr(layer, "use_bias", False))
     attrs = _conv_attrs(layer, padding, fmt)
     if separable:
         attrs["separable"] = "depthwise+pointwise"
-    t = tr.builder.conv(group, x.tid, g, spatial=spatial, channel=ch, out_channels=cin * kshape[-1],
+    t = tr.builder.conv(group, x.tid, g, spatial=spatial, channel=ch, out_channels=cout,
                         bias=use_bias and not separable, dtype=dtype, attrs=attrs)
     if separable:  # the 1x1 pointwise conv: (1..., C_in*multiplier, filters)
         t = tr.builder.conv(group, t, None, spatial=spatial, channel=ch, out_channels=_shape_of(layer.pointwise_kernel)[-1],
@@ -389,8 +374,7 @@ def _h_conv_transpose(tr: _Tracer, layer: Any, group: int, ins: list[_Value], ar
                       kwargs: dict[str, Any]) -> list[_Value]:
     x = ins[0]
     nd = int(layer.rank)
-    fmt = getattr(layer, "data_format", "channels_last")
-    spatial, ch = _layout(fmt, len(x.shape), nd)
+    fmt, spatial, ch = _layout(layer, x, nd)
     kshape = _shape_of(layer.kernel)  # (k..., filters, C_in)
     cin = x.shape[ch]
     if cin != kshape[-1]:
@@ -460,8 +444,7 @@ def _h_pool(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[
     x = ins[0]
     pool = tuple(int(v) for v in layer.pool_size)
     nd = len(pool)
-    fmt = getattr(layer, "data_format", "channels_last")
-    spatial, _ch = _layout(fmt, len(x.shape), nd)
+    fmt, spatial, _ch = _layout(layer, x, nd)
     strides = pool if layer.strides is None else _per_axis(layer.strides, nd)
     padding = str(layer.padding).lower()
     sp = tuple(x.shape[d] for d in spatial)
@@ -496,8 +479,7 @@ def _check_avg_same_on_torch(tr: _Tracer, g: geo.LayerGeometry, padding: str) ->
 def _h_global_pool(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
                    kwargs: dict[str, Any]) -> list[_Value]:
     x = ins[0]
-    fmt = getattr(layer, "data_format", "channels_last")
-    spatial, _ch = _layout(fmt, len(x.shape), len(x.shape) - 2)
+    fmt, spatial, _ch = _layout(layer, x)
     is_max = "Max" in type(layer).__name__ or _keras_base(
         layer, ("GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D")) is not None
     sp = tuple(x.shape[d] for d in spatial)
@@ -513,8 +495,7 @@ def _h_adaptive_pool(tr: _Tracer, layer: Any, group: int, ins: list[_Value], arg
                      kwargs: dict[str, Any]) -> list[_Value]:
     x = ins[0]
     size = [int(v) for v in layer.output_size]
-    fmt = getattr(layer, "data_format", "channels_last")
-    spatial, _ch = _layout(fmt, len(x.shape), len(size))
+    fmt, spatial, _ch = _layout(layer, x, len(size))
     is_max = "Max" in type(layer).__name__
     sp = tuple(x.shape[d] for d in spatial)
     call = geo.adaptive_max_pool if is_max else geo.adaptive_avg_pool
@@ -527,10 +508,8 @@ def _h_adaptive_pool(tr: _Tracer, layer: Any, group: int, ins: list[_Value], arg
 def _h_zero_padding(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
                     kwargs: dict[str, Any]) -> list[_Value]:
     x = ins[0]
-    nd = len(x.shape) - 2
-    fmt = getattr(layer, "data_format", "channels_last")
-    spatial, _ch = _layout(fmt, len(x.shape), nd)
-    pads = dict(zip(spatial, _pairs(layer.padding, nd)))
+    fmt, spatial, _ch = _layout(layer, x)
+    pads = dict(zip(spatial, _pairs(layer.padding, len(spatial))))
     t = tr.builder.pad(group, x.tid, pads, spatial=spatial, dtype=tr.out_dtype(layer, x),
                        attrs={"pad_mode": "constant", "data_format": fmt})
     return [tr.value(t)]
@@ -539,10 +518,8 @@ def _h_zero_padding(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args
 def _h_cropping(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
                 kwargs: dict[str, Any]) -> list[_Value]:
     x = ins[0]
-    nd = len(x.shape) - 2
-    fmt = getattr(layer, "data_format", "channels_last")
-    spatial, _ch = _layout(fmt, len(x.shape), nd)
-    crops = _pairs(layer.cropping, nd)
+    fmt, spatial, _ch = _layout(layer, x)
+    crops = _pairs(layer.cropping, len(spatial))
     out = list(x.shape)
     for d, (b, a) in zip(spatial, crops):
         out[d] = x.shape[d] - b - a
@@ -571,10 +548,8 @@ def _resize(tr: _Tracer, layer: Any, group: int, x: _Value, spatial: list[int], 
 def _h_upsampling(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
                   kwargs: dict[str, Any]) -> list[_Value]:
     x = ins[0]
-    nd = len(x.shape) - 2
-    fmt = getattr(layer, "data_format", "channels_last")
-    spatial, _ch = _layout(fmt, len(x.shape), nd)
-    size = _per_axis(layer.size, nd)
+    fmt, spatial, _ch = _layout(layer, x)
+    size = _per_axis(layer.size, len(spatial))
     mode = str(getattr(layer, "interpolation", "nearest")).lower()
     return _resize(tr, layer, group, x, spatial, None, tuple(float(s) for s in size), mode,
                    mode in ("nearest", "bilinear", "bicubic"), {"data_format": fmt, "size": repr(size)})
@@ -777,8 +752,8 @@ def _h_rescaling(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: t
 
 
 _LAYER_HANDLERS: dict[str, Handler] = {
-    "BaseSeparableConv": _h_depthwise,
-    "BaseDepthwiseConv": _h_depthwise,
+    "BaseSeparableConv": _h_conv,
+    "BaseDepthwiseConv": _h_conv,
     "BaseConvTranspose": _h_conv_transpose,
     "BaseConv": _h_conv,
     "BasePooling": _h_pool,
@@ -840,18 +815,6 @@ def _to_keras(keras: Any, value: Any) -> Any:
     return value
 
 
-def _flat_specs(value: Any, out: list[Any]) -> list[Any]:
-    if isinstance(value, (list, tuple)):
-        for v in value:
-            _flat_specs(v, out)
-    elif isinstance(value, dict):
-        for v in value.values():
-            _flat_specs(v, out)
-    elif value is not None and hasattr(value, "shape"):
-        out.append(value)
-    return out
-
-
 def _generic(tr: _Tracer, op: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
              kwargs: dict[str, Any]) -> list[_Value]:
     """Any other layer or op: Keras's symbolic output; known element-wise ops, reshapes,
@@ -885,7 +848,7 @@ def _output_specs(tr: _Tracer, op: Any, ins: list[_Value], args: tuple[Any, ...]
     except Exception as exc:
         raise UserCodeError(f"layer {tr.current} ({type(op).__name__})", exc) from exc
     out = []
-    for s in _flat_specs(spec, []):
+    for s in leaves(spec, lambda v: v is not None and hasattr(v, "shape")):
         dims = tuple(s.shape)
         if any(d is None for d in dims):
             raise GeometryError(

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any, Optional
 
 import numpy as np
@@ -24,7 +23,6 @@ from onnx import helper, numpy_helper
 from .. import geometry as geo
 from ..errors import GeometryError
 from ..padding import check_padding_mode
-from ..receptive_field import RFStep
 from . import builder as bld
 from . import rf as rfm
 from .builder import TraceBuilder
@@ -280,14 +278,13 @@ def _depth_space(nd: Node) -> bool:
         if c % (b * b):
             raise nd.fail(f"DepthToSpace: {c} channels are not divisible by blocksize**2 = {b * b}", shapes=[x.shape])
         out: Shape = (n, c // (b * b), *(s * b for s in sp))
-        step = RFStep(Fraction(1), Fraction(1, b), Fraction(0))
     else:
         bad = next((i for i, s in enumerate(sp) if s % b), None)
         if bad is not None:
             raise nd.fail(f"SpaceToDepth: size {sp[bad]} is not divisible by blocksize {b}", shapes=[x.shape],
                           dim=2 + bad, v=x)
         out = (n, c * b * b, *(s // b for s in sp))
-        step = RFStep(Fraction(b), Fraction(b), Fraction(0))
+    step = rfm.step_for_shuffle(b, up=nd.op == "DepthToSpace")
     rf = nd.b.rf(x.tid)
     dims = list(range(2, len(x.shape)))
     out_rf = None if rf is None else rfm.apply_steps(rf, dims, [step] * len(dims), [1])

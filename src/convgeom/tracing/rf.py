@@ -344,6 +344,15 @@ def steps_for_pad(before: Sequence[int]) -> tuple[RFStep, ...]:
     return tuple(RFStep(Fraction(1), Fraction(1), Fraction(b)) for b in before)
 
 
+def step_for_shuffle(factor: int, *, up: bool) -> RFStep:
+    """Pixel shuffle / DepthToSpace by ``factor`` (``up``): output ``u`` reads input
+    ``u // factor``, kernel 1, stride ``1/factor``; pixel unshuffle / SpaceToDepth: kernel and
+    stride ``factor``. Both also mix the channel dim."""
+    if up:
+        return RFStep(Fraction(1), Fraction(1, factor), Fraction(0))
+    return RFStep(Fraction(factor), Fraction(factor), Fraction(0))
+
+
 def steps_for_scales(scales: Sequence[float]) -> tuple[RFStep, ...]:
     """Nearest resizing by ``scales``: kernel 1, stride ``1/scale`` (the float scale read as the
     nearest fraction with a denominator up to 2**20)."""

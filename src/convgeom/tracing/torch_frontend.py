@@ -61,7 +61,7 @@ def trace_torch(model: torch.nn.Module, input_shapes: Sequence[Shape], *, dtype:
     for x, tid in zip(inputs, tids):
         tracer.register(x, tid)
     output = _forward(model, tracer, inputs)
-    out_ids = [tracer.act[id(o)] for o in flat(output, []) if id(o) in tracer.act]
+    out_ids = [tracer.act[id(o)] for o in flat(output) if id(o) in tracer.act]
     tracer.builder.report_unknown()
     for name, count in sorted(tracer.data_dependent.items()):
         tracer.builder.add_finding(Finding(

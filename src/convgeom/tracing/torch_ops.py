@@ -7,8 +7,7 @@ everything else, which runs on meta tensors (:class:`~convgeom.tracing.torch_tra
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from fractions import Fraction
+from collections.abc import Callable, Sequence
 from typing import Any, Optional
 
 import torch
@@ -17,7 +16,6 @@ import torch.nn.functional as F
 from .. import geometry as geo
 from ..errors import GeometryError
 from ..padding import check_padding_mode
-from ..receptive_field import RFStep
 from . import builder as bld
 from . import rf as rfm
 from .rf import Shape, TensorRF
@@ -42,11 +40,16 @@ Tensor = torch.Tensor
 # ================================================================================================
 # receptive-field rules for ops that run on meta tensors
 
+def _source(tr: Tracer, acts: list[tuple[Tensor, int]]) -> tuple[Optional[TensorRF], Shape]:
+    """The receptive field and shape of the op's first activation."""
+    t = acts[0][1]
+    return tr.builder.rf(t), tr.builder.shape(t)
+
+
 def _rule_unknown(tr: Tracer, name: str, args: Sequence[Any], kwargs: dict[str, Any],
                   acts: list[tuple[Tensor, int]], outs: list[Tensor]) -> RuleResult:
-    b = tr.builder
-    src = acts[0][1]
-    return [rfm.by_shape(b.rf(src), b.shape(src), tuple(o.shape)) for o in outs], [], 0
+    rf, shape = _source(tr, acts)
+    return [rfm.by_shape(rf, shape, tuple(o.shape)) for o in outs], [], 0
 
 
 def _rule_elementwise(tr: Tracer, name: str, args: Sequence[Any], kwargs: dict[str, Any],
@@ -59,10 +62,8 @@ def _rule_elementwise(tr: Tracer, name: str, args: Sequence[Any], kwargs: dict[s
 
 def _rule_reshape(tr: Tracer, name: str, args: Sequence[Any], kwargs: dict[str, Any],
                   acts: list[tuple[Tensor, int]], outs: list[Tensor]) -> RuleResult:
-    b = tr.builder
-    t = acts[0][1]
-    rf = b.rf(t)
-    return [None if rf is None else rfm.reshape(rf, b.shape(t), tuple(o.shape)) for o in outs], [], 0
+    rf, shape = _source(tr, acts)
+    return [None if rf is None else rfm.reshape(rf, shape, tuple(o.shape)) for o in outs], [], 0
 
 
 def _norm_dim(d: int, n: int) -> int:
@@ -71,10 +72,8 @@ def _norm_dim(d: int, n: int) -> int:
 
 def _rule_permute(tr: Tracer, name: str, args: Sequence[Any], kwargs: dict[str, Any],
                   acts: list[tuple[Tensor, int]], outs: list[Tensor]) -> RuleResult:
-    b = tr.builder
-    t = acts[0][1]
-    rf = b.rf(t)
-    n = len(b.shape(t))
+    rf, shape = _source(tr, acts)
+    n = len(shape)
     perm = list(range(n))
     if name == "permute":
         dims = args[1:] if len(args) > 1 else kwargs.get("dims", ())
@@ -107,10 +106,7 @@ def _rule_permute(tr: Tracer, name: str, args: Sequence[Any], kwargs: dict[str, 
 
 def _rule_expand(tr: Tracer, name: str, args: Sequence[Any], kwargs: dict[str, Any],
                  acts: list[tuple[Tensor, int]], outs: list[Tensor]) -> RuleResult:
-    b = tr.builder
-    t = acts[0][1]
-    rf = b.rf(t)
-    shape = b.shape(t)
+    rf, shape = _source(tr, acts)
     out = tuple(outs[0].shape)
     if rf is None:
         return [None], [], 0
@@ -129,10 +125,8 @@ def _dims_arg(value: Any, n: int) -> Optional[list[int]]:
 
 def _rule_reduce(tr: Tracer, name: str, args: Sequence[Any], kwargs: dict[str, Any],
                  acts: list[tuple[Tensor, int]], outs: list[Tensor]) -> RuleResult:
-    b = tr.builder
-    t = acts[0][1]
-    rf = b.rf(t)
-    n = len(b.shape(t))
+    rf, shape = _source(tr, acts)
+    n = len(shape)
     dim = kwargs.get("dim", kwargs.get("axis", args[1] if len(args) > 1 and not isinstance(args[1], Tensor) else None))
     if name == "norm":
         dim = kwargs.get("dim", args[2] if len(args) > 2 else None)
@@ -149,17 +143,14 @@ def _rule_reduce(tr: Tracer, name: str, args: Sequence[Any], kwargs: dict[str, A
 
 def _rule_along(tr: Tracer, name: str, args: Sequence[Any], kwargs: dict[str, Any],
                 acts: list[tuple[Tensor, int]], outs: list[Tensor]) -> RuleResult:
-    b = tr.builder
-    t = acts[0][1]
-    rf = b.rf(t)
-    n = len(b.shape(t))
+    rf, shape = _source(tr, acts)
     dim = kwargs.get("dim", args[1] if len(args) > 1 else None)
     if rf is None:
         return [None for _ in outs], [], 0
     if not isinstance(dim, int):
         return [rfm.inexact(rfm.whole(rf)) for _ in outs], [], 0
-    res = rfm.along(rf, _norm_dim(dim, n))
-    return [res if tuple(o.shape) == b.shape(t) else rfm.by_shape(res, b.shape(t), tuple(o.shape)) for o in outs], [], 0
+    res = rfm.along(rf, _norm_dim(dim, len(shape)))
+    return [res if tuple(o.shape) == shape else rfm.by_shape(res, shape, tuple(o.shape)) for o in outs], [], 0
 
 
 def _rule_slice(tr: Tracer, name: str, args: Sequence[Any], kwargs: dict[str, Any],
@@ -302,19 +293,12 @@ def _rule_pixel(tr: Tracer, name: str, args: Sequence[Any], kwargs: dict[str, An
                 acts: list[tuple[Tensor, int]], outs: list[Tensor]) -> RuleResult:
     """``pixel_shuffle(r)``: output ``u`` reads input ``u // r`` (kernel 1, stride 1/r);
     ``pixel_unshuffle(r)``: kernel r, stride r (space-to-depth)."""
-    b = tr.builder
-    t = acts[0][1]
-    rf = b.rf(t)
+    rf, shape = _source(tr, acts)
     r = int(arg(args, kwargs, 1, "upscale_factor" if name == "pixel_shuffle" else "downscale_factor"))
-    shape = b.shape(t)
     if rf is None:
         return [None], [], 0
-    dims = list(range(len(shape) - 2, len(shape)))
-    if name == "pixel_shuffle":
-        step = RFStep(Fraction(1), Fraction(1, r), Fraction(0))
-    else:
-        step = RFStep(Fraction(r), Fraction(r), Fraction(0))
-    return [rfm.apply_steps(rf, dims, [step, step])], [], 0
+    step = rfm.step_for_shuffle(r, up=name == "pixel_shuffle")
+    return [rfm.apply_steps(rf, [len(shape) - 2, len(shape) - 1], [step, step], [len(shape) - 3])], [], 0
 
 
 def _rule_whole(tr: Tracer, name: str, args: Sequence[Any], kwargs: dict[str, Any],
@@ -378,87 +362,95 @@ FACTORIES = {"zeros", "ones", "empty", "full", "rand", "randn", "randint", "empt
 
 # ================================================================================================
 # fast handlers: shapes from the engine, nothing executed
-def _conv_common(tr: Tracer, fn: str, func: Any, args: Sequence[Any], kwargs: dict[str, Any],
-                 nd: int) -> Optional[tuple[Tensor, int, Tensor, Shape, Shape]]:
-    """``(x, its id, weight, x.shape, weight.shape)`` of a conv call, or None when ``x`` is not
-    an activation (the call runs as a generic op)."""
-    x = arg(args, kwargs, 0, "input")
-    w = arg(args, kwargs, 1, "weight")
-    xt = tr.tid(x)
-    if xt is None or not isinstance(w, Tensor):
-        return None
-    shape = tuple(x.shape)
-    if len(shape) not in (nd + 1, nd + 2):
-        raise tr.failure(fn, f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {fn}, "
-                             f"but got input of size: {list(shape)}", shapes=[shape])
-    return x, xt, w, shape, tuple(w.shape)
+ActivationHandler = Callable[[Tracer, Any, Sequence[Any], dict[str, Any], Tensor, int], Any]
 
 
-def _h_conv(nd: int) -> Handler:
-    def handler(tr: Tracer, func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
-        fn = f"conv{nd}d"
-        found = _conv_common(tr, fn, func, args, kwargs, nd)
-        if found is None:
-            return tr.generic(func, args, kwargs)
-        x, xt, w, shape, wshape = found
-        bias = arg(args, kwargs, 2, "bias")
-        padding = arg(args, kwargs, 4, "padding", 0)
-        groups = int(arg(args, kwargs, 6, "groups", 1))
-        channels = shape[-nd - 1]
-        if channels != wshape[1] * groups:
-            raise tr.failure(
-                fn, f"Given groups={groups}, weight of size {list(wshape)}, expected input{list(shape)} to have "
-                    f"{wshape[1] * groups} channels, but got {channels} channels instead", shapes=[shape, wshape],
-                fix=f"feed {wshape[1] * groups} channels or change in_channels")
-        pad_arg = padding if isinstance(padding, str) else engine_arg(padding, nd)
-        stride_arg = engine_arg(arg(args, kwargs, 3, "stride", 1), nd)
-        dil_arg = engine_arg(arg(args, kwargs, 5, "dilation", 1), nd)
-        g = tr.engine(fn, x, nd, lambda: geo.conv(
-            shape[-nd:], wshape[2:], stride_arg, pad_arg, dil_arg, groups,
-            framework="torch", in_channels=channels, out_channels=wshape[0]),
-            ("conv", shape[-nd:], wshape, stride_arg, pad_arg, dil_arg, groups))
-        params = [w, bias]
-        group = tr.group_for(fn, type_name(func), params)
-        t = tr.builder.conv(group, xt, g, spatial=range(len(shape) - nd, len(shape)), channel=len(shape) - nd - 1,
-                            out_channels=wshape[0], bias=isinstance(bias, Tensor), params=tr.count_params(params),
-                            attrs={"padding": repr(padding)} if isinstance(padding, str) else None)
-        return tr.produce([t], x)[0]
-    return handler
-
-
-def _h_conv_transpose(nd: int) -> Handler:
-    def handler(tr: Tracer, func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
-        fn = f"conv_transpose{nd}d"
-        found = _conv_common(tr, fn, func, args, kwargs, nd)
-        if found is None:
-            return tr.generic(func, args, kwargs)
-        x, xt, w, shape, wshape = found
-        bias = arg(args, kwargs, 2, "bias")
-        groups = int(arg(args, kwargs, 6, "groups", 1))
-        channels = shape[-nd - 1]
-        if channels != wshape[0]:
-            raise tr.failure(
-                fn, f"Given transposed=1, weight of size {list(wshape)}, expected input{list(shape)} to have "
-                    f"{wshape[0]} channels, but got {channels} channels instead", shapes=[shape, wshape])
-        g = tr.engine(fn, x, nd, lambda: geo.conv_transpose(
-            shape[-nd:], wshape[2:], engine_arg(arg(args, kwargs, 3, "stride", 1), nd),
-            engine_arg(arg(args, kwargs, 4, "padding", 0), nd), engine_arg(arg(args, kwargs, 5, "output_padding", 0), nd),
-            engine_arg(arg(args, kwargs, 7, "dilation", 1), nd), groups=groups, framework="torch"))
-        params = [w, bias]
-        group = tr.group_for(fn, type_name(func), params)
-        t = tr.builder.conv_transpose(group, xt, g, spatial=range(len(shape) - nd, len(shape)),
-                                      channel=len(shape) - nd - 1, out_channels=wshape[1] * groups,
-                                      bias=isinstance(bias, Tensor), params=tr.count_params(params))
-        return tr.produce([t], x)[0]
-    return handler
-
-
-def _h_pool(nd: int, kind: str) -> Handler:
+def _on_activation(fn: ActivationHandler) -> Handler:
+    """A handler for an op whose first argument (``input``) is an activation: ``fn`` also gets
+    it and its tensor id; any other call runs as a generic op."""
     def handler(tr: Tracer, func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
         x = arg(args, kwargs, 0, "input")
         xt = tr.tid(x)
         if xt is None:
             return tr.generic(func, args, kwargs)
+        return fn(tr, func, args, kwargs, x, xt)
+    return handler
+
+
+def _h_conv(nd: int, transposed: bool) -> Handler:
+    """``conv{nd}d`` / ``conv_transpose{nd}d``: the geometry from the engine, the rest from the builder."""
+    fn = f"conv_transpose{nd}d" if transposed else f"conv{nd}d"
+
+    def handler(tr: Tracer, func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+        x = arg(args, kwargs, 0, "input")
+        w = arg(args, kwargs, 1, "weight")
+        xt = tr.tid(x)
+        if xt is None or not isinstance(w, Tensor):
+            return tr.generic(func, args, kwargs)
+        shape = tuple(x.shape)
+        if len(shape) not in (nd + 1, nd + 2):
+            raise tr.failure(fn, f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {fn}, "
+                                 f"but got input of size: {list(shape)}", shapes=[shape])
+        bias = arg(args, kwargs, 2, "bias")
+        params = [w, bias]
+        spatial, channel, has_bias = range(len(shape) - nd, len(shape)), len(shape) - nd - 1, isinstance(bias, Tensor)
+        if transposed:
+            g = _transposed_geometry(tr, fn, x, w, nd, args, kwargs)
+            t = tr.builder.conv_transpose(tr.group_for(fn, type_name(func), params), xt, g, spatial=spatial,
+                                          channel=channel, out_channels=int(w.shape[1]) * g.groups, bias=has_bias,
+                                          params=tr.count_params(params))
+        else:
+            g = _conv_geometry(tr, fn, x, w, nd, args, kwargs)
+            padding = arg(args, kwargs, 4, "padding", 0)
+            t = tr.builder.conv(tr.group_for(fn, type_name(func), params), xt, g, spatial=spatial, channel=channel,
+                                out_channels=int(w.shape[0]), bias=has_bias, params=tr.count_params(params),
+                                attrs={"padding": repr(padding)} if isinstance(padding, str) else None)
+        return tr.produce([t], x)[0]
+    return handler
+
+
+def _conv_geometry(tr: Tracer, fn: str, x: Tensor, w: Tensor, nd: int, args: Sequence[Any],
+                   kwargs: dict[str, Any]) -> geo.LayerGeometry:
+    """``F.conv{nd}d``'s geometry (memoised: repeated blocks share it); its channel check."""
+    shape, wshape = tuple(x.shape), tuple(w.shape)
+    groups = int(arg(args, kwargs, 6, "groups", 1))
+    channels = shape[-nd - 1]
+    if channels != wshape[1] * groups:
+        raise tr.failure(
+            fn, f"Given groups={groups}, weight of size {list(wshape)}, expected input{list(shape)} to have "
+                f"{wshape[1] * groups} channels, but got {channels} channels instead", shapes=[shape, wshape],
+            fix=f"feed {wshape[1] * groups} channels or change in_channels")
+    padding = arg(args, kwargs, 4, "padding", 0)
+    pad_arg = padding if isinstance(padding, str) else engine_arg(padding, nd)
+    stride_arg = engine_arg(arg(args, kwargs, 3, "stride", 1), nd)
+    dil_arg = engine_arg(arg(args, kwargs, 5, "dilation", 1), nd)
+    g: geo.LayerGeometry = tr.engine(fn, x, nd, lambda: geo.conv(
+        shape[-nd:], wshape[2:], stride_arg, pad_arg, dil_arg, groups,
+        framework="torch", in_channels=channels, out_channels=wshape[0]),
+        ("conv", shape[-nd:], wshape, stride_arg, pad_arg, dil_arg, groups))
+    return g
+
+
+def _transposed_geometry(tr: Tracer, fn: str, x: Tensor, w: Tensor, nd: int, args: Sequence[Any],
+                         kwargs: dict[str, Any]) -> geo.LayerGeometry:
+    """``F.conv_transpose{nd}d``'s geometry; its channel check."""
+    shape, wshape = tuple(x.shape), tuple(w.shape)
+    channels = shape[-nd - 1]
+    if channels != wshape[0]:
+        raise tr.failure(
+            fn, f"Given transposed=1, weight of size {list(wshape)}, expected input{list(shape)} to have "
+                f"{wshape[0]} channels, but got {channels} channels instead", shapes=[shape, wshape])
+    g: geo.LayerGeometry = tr.engine(fn, x, nd, lambda: geo.conv_transpose(
+        shape[-nd:], wshape[2:], engine_arg(arg(args, kwargs, 3, "stride", 1), nd),
+        engine_arg(arg(args, kwargs, 4, "padding", 0), nd), engine_arg(arg(args, kwargs, 5, "output_padding", 0), nd),
+        engine_arg(arg(args, kwargs, 7, "dilation", 1), nd), groups=int(arg(args, kwargs, 6, "groups", 1)),
+        framework="torch"))
+    return g
+
+
+def _h_pool(nd: int, kind: str) -> Handler:
+    @_on_activation
+    def handler(tr: Tracer, func: Any, args: Sequence[Any], kwargs: dict[str, Any], x: Tensor, xt: int) -> Any:
         fn = f"{kind}_pool{nd}d"
         kernel = engine_arg(arg(args, kwargs, 1, "kernel_size"), nd)
         stride = arg(args, kwargs, 2, "stride", None)
@@ -478,20 +470,24 @@ def _h_pool(nd: int, kind: str) -> Handler:
             divisor = arg(args, kwargs, 6, "divisor_override", None)
             g = tr.engine(fn, x, nd, lambda: geo.avg_pool(sizes, kernel, stride, padding, ceil_mode, cip, divisor,
                                                           framework="torch"))
-        group = tr.group_for(fn, type_name(func))
-        tids = tr.builder.pool(group, f"{kind}_pool", xt, g, spatial=range(x.dim() - nd, x.dim()), indices=indices,
-                               attrs={"ceil_mode": "True"} if ceil_mode else None)
-        outs = tr.produce(tids, x)
-        return (outs[0], outs[1]) if indices else outs[0]
+        return _pooled(tr, func, fn, f"{kind}_pool", x, g, nd, indices, {"ceil_mode": "True"} if ceil_mode else None)
     return handler
 
 
+def _pooled(tr: Tracer, func: Any, fn: str, kind: str, x: Tensor, g: Any, nd: int, indices: bool,
+            attrs: Optional[dict[str, str]] = None) -> Any:
+    """Record a pooling op over the last ``nd`` dims; its output (and indices) as torch returns them."""
+    xt = tr.tid(x)
+    assert xt is not None
+    tids = tr.builder.pool(tr.group_for(fn, type_name(func)), kind, xt, g, spatial=range(x.dim() - nd, x.dim()),
+                           indices=indices, attrs=attrs)
+    outs = tr.produce(tids, x)
+    return (outs[0], outs[1]) if indices else outs[0]
+
+
 def _h_adaptive(nd: int, kind: str) -> Handler:
-    def handler(tr: Tracer, func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
-        x = arg(args, kwargs, 0, "input")
-        xt = tr.tid(x)
-        if xt is None:
-            return tr.generic(func, args, kwargs)
+    @_on_activation
+    def handler(tr: Tracer, func: Any, args: Sequence[Any], kwargs: dict[str, Any], x: Tensor, xt: int) -> Any:
         fn = f"adaptive_{kind}_pool{nd}d"
         size = arg(args, kwargs, 1, "output_size")
         indices = bool(arg(args, kwargs, 2, "return_indices", False))
@@ -501,11 +497,7 @@ def _h_adaptive(nd: int, kind: str) -> Handler:
             osize = osize[0]
         call = geo.adaptive_avg_pool if kind == "avg" else geo.adaptive_max_pool
         g = tr.engine(fn, x, nd, lambda: call(tuple(x.shape)[-nd:], osize))
-        group = tr.group_for(fn, type_name(func))
-        tids = tr.builder.pool(group, f"adaptive_{kind}_pool", xt, g, spatial=range(x.dim() - nd, x.dim()),
-                               indices=indices)
-        outs = tr.produce(tids, x)
-        return (outs[0], outs[1]) if indices else outs[0]
+        return _pooled(tr, func, fn, f"adaptive_{kind}_pool", x, g, nd, indices)
     return handler
 
 
@@ -527,11 +519,8 @@ def _resize_args(size: Any, scale: Any, nd: int) -> tuple[Any, Any]:
     return size_arg, scale_arg
 
 
-def _h_interpolate(tr: Tracer, func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
-    x = arg(args, kwargs, 0, "input")
-    xt = tr.tid(x)
-    if xt is None:
-        return tr.generic(func, args, kwargs)
+@_on_activation
+def _h_interpolate(tr: Tracer, func: Any, args: Sequence[Any], kwargs: dict[str, Any], x: Tensor, xt: int) -> Any:
     name = fn_name(func)
     mode = arg(args, kwargs, 3, "mode", "nearest")
     align = arg(args, kwargs, 4, "align_corners")
@@ -556,11 +545,8 @@ def _h_interpolate(tr: Tracer, func: Any, args: Sequence[Any], kwargs: dict[str,
     return tr.produce([t], x)[0]
 
 
-def _h_pad(tr: Tracer, func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
-    x = arg(args, kwargs, 0, "input")
-    xt = tr.tid(x)
-    if xt is None:
-        return tr.generic(func, args, kwargs)
+@_on_activation
+def _h_pad(tr: Tracer, func: Any, args: Sequence[Any], kwargs: dict[str, Any], x: Tensor, xt: int) -> Any:
     pad = [int(p) for p in arg(args, kwargs, 1, "pad")]
     mode = arg(args, kwargs, 2, "mode", "constant") or "constant"
     shape = tuple(x.shape)
@@ -624,11 +610,8 @@ def _norm_check(tr: Tracer, kind: str, args: Sequence[Any], kwargs: dict[str, An
 
 
 def _h_norm(kind: str) -> Handler:
-    def handler(tr: Tracer, func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
-        x = arg(args, kwargs, 0, "input")
-        xt = tr.tid(x)
-        if xt is None:
-            return tr.generic(func, args, kwargs)
+    @_on_activation
+    def handler(tr: Tracer, func: Any, args: Sequence[Any], kwargs: dict[str, Any], x: Tensor, xt: int) -> Any:
         tensors, context = _norm_check(tr, kind, args, kwargs, tuple(x.shape), xt)
         group = tr.group_for(kind, type_name(func), tensors)
         t = tr.builder.same(group, kind, xt, context=context, params=tr.count_params(tensors))
@@ -641,11 +624,8 @@ _INPLACE_POS = {"relu": 1, "relu6": 1, "silu": 1, "hardswish": 1, "mish": 1, "se
                 "alpha_dropout": 3, "feature_alpha_dropout": 3, "hardtanh": 3, "threshold": 3, "rrelu": 4}
 
 
-def _h_unary(tr: Tracer, func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
-    x = arg(args, kwargs, 0, "input")
-    xt = tr.tid(x)
-    if xt is None:
-        return tr.generic(func, args, kwargs)
+@_on_activation
+def _h_unary(tr: Tracer, func: Any, args: Sequence[Any], kwargs: dict[str, Any], x: Tensor, xt: int) -> Any:
     name, inplace = canonical(func)
     pos = _INPLACE_POS.get(name)
     if pos is not None and bool(arg(args, kwargs, pos, "inplace", False)):
@@ -781,8 +761,8 @@ _BINARY_FUNCTIONS: list[Any] = [
 def _handlers() -> dict[Any, Handler]:
     h: dict[Any, Handler] = {}
     for nd in (1, 2, 3):
-        h[getattr(torch, f"conv{nd}d")] = _h_conv(nd)
-        h[getattr(torch, f"conv_transpose{nd}d")] = _h_conv_transpose(nd)
+        h[getattr(torch, f"conv{nd}d")] = _h_conv(nd, transposed=False)
+        h[getattr(torch, f"conv_transpose{nd}d")] = _h_conv(nd, transposed=True)
         for fn in (getattr(F, f"max_pool{nd}d"), getattr(F, f"max_pool{nd}d_with_indices"), getattr(torch, f"max_pool{nd}d")):
             h[fn] = _h_pool(nd, "max")
         h[getattr(F, f"avg_pool{nd}d")] = _h_pool(nd, "avg")

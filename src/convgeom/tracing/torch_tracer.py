@@ -1,28 +1,10 @@
 """The PyTorch tracer: a function mode and module hooks that see every op of a forward pass on
 the meta device (the op rules are in :mod:`convgeom.tracing.torch_ops`).
 
-How it works
-------------
-* The input is a ``meta`` tensor. A :class:`torch.overrides.TorchFunctionMode` sees every
-  torch function and tensor method the model calls (``F.conv2d``, ``torch.cat``, ``x + y``,
-  ``x.view(...)``, ``F.interpolate``, ...). Windowed ops (conv, transposed conv, pooling,
-  adaptive pooling, resize, pad), norms, activations, element-wise arithmetic, ``cat`` and
-  ``linear`` are *not executed*: their output shape comes from the geometry engine
-  (:func:`convgeom.conv` & co.) and a fresh meta tensor of that shape is returned, so trace time
-  does not depend on the input resolution. Every other op runs on meta tensors (parameters and
-  buffers are replaced by cached meta stand-ins for that call only), so shapes stay exact.
-* Global module pre/post hooks (registered for the duration of the trace and always removed in
-  ``finally``) attribute ops to modules: all ops inside a leaf module form one record named by
-  its qualified name from ``named_modules()``; ops called directly in a container's ``forward``
-  (``torch.cat`` in a UNet, residual adds, ``F.conv2d`` in a TF-style "same" conv) form their own
-  records named ``<module>.<op>`` (``_1``, ``_2``... for repeats), or the module's own name when
-  the op uses that module's parameters.
-* The model is never modified: it is not moved, nothing is registered on it, parameters and
-  buffers are never written (even ``BatchNorm``'s ``num_batches_tracked.add_(1)`` in training mode
-  runs on a meta stand-in).
-* Ops without a meta kernel, or whose control flow needs values (``.item()``, ``bool(x)``),
-  run once on zero-filled CPU tensors and are reported as ``unknown-op`` / ``data-dependent``
-  findings; unknown ops never stop the trace.
+The tracer replaces the model's input by a meta tensor, hands each op it sees to a fast handler
+or runs it on meta stand-ins (then classifies its receptive field by name), and attributes ops to
+modules with global pre/post hooks (the model itself is never modified). How records are named
+and what runs on zeros is described in :mod:`convgeom.tracing.torch_frontend`.
 """
 
 from __future__ import annotations
@@ -40,6 +22,7 @@ from ..formatting import first_line
 from . import rf as rfm
 from .builder import TraceBuilder
 from .failures import TraceFailure
+from .frontend import leaves
 from .records import ModuleCall
 from .rf import Shape, TensorRF
 
@@ -137,16 +120,9 @@ def _compute_type_name(func: Any) -> str:
     return f"torch.{name}"
 
 
-def flat(value: Any, out: list[Tensor]) -> list[Tensor]:
-    if isinstance(value, Tensor):
-        out.append(value)
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            flat(v, out)
-    elif isinstance(value, dict):
-        for v in value.values():
-            flat(v, out)
-    return out
+def flat(value: Any) -> list[Tensor]:
+    """The tensors in a nest of lists, tuples and dicts."""
+    return leaves(value, lambda v: isinstance(v, Tensor))
 
 
 @dataclass
@@ -330,7 +306,7 @@ class Tracer(TorchFunctionMode):
             return self.run_on_zeros(func, margs, mkwargs, name, text)
 
     def run_on_zeros(self, func: Any, margs: Sequence[Any], mkwargs: dict[str, Any], name: str, why: str) -> Any:
-        total = sum(t.numel() * t.element_size() for t in flat(list(margs) + list(mkwargs.values()), []))
+        total = sum(t.numel() * t.element_size() for t in flat(list(margs) + list(mkwargs.values())))
         if total > _MAX_ZERO_FALLBACK_BYTES:
             raise GeometryError(
                 f"op {name} cannot run on meta tensors ({first_line(why)}) and its inputs are too "
@@ -379,7 +355,7 @@ class Tracer(TorchFunctionMode):
         except (RuntimeError, ValueError, IndexError, TypeError) as exc:
             raise self.failure(name, f"{type_name(func)} failed: {first_line(exc)}",
                                shapes=[tuple(a.shape) for a, _ in acts]) from exc
-        outs = flat(result, [])
+        outs = flat(result)
         if name == "setitem":
             target = args[0]
             outs = [target]
@@ -453,7 +429,7 @@ class Tracer(TorchFunctionMode):
                 frame = self.frames.pop()
         if frame.nested:
             return
-        outs = flat(output, [])
+        outs = flat(output)
         if frame.leaf and frame.group is not None:
             out_ids = []
             for o in outs:
