@@ -269,51 +269,49 @@ def merge(operands: Sequence[tuple[Optional[TensorRF], Shape]], out_shape: Shape
     live = [(rf, shape) for rf, shape in operands if rf is not None]
     if not live:
         return None, []
-    first_rf, first_shape = live[0]
+    first_rf = live[0][0]
     if all(shape == out_shape and (rf is first_rf or rf == first_rf) for rf, shape in live):
         return first_rf, []
-    n_axes = len(first_rf.fields)
-    out_nd = len(out_shape)
     fields: list[ReceptiveField] = []
     dims: list[Optional[int]] = []
     exact = all(rf.exact for rf, _ in live)
     context = any(rf.global_context for rf, _ in live)
     issues: list[MergeIssue] = []
-    for a in range(n_axes):
-        local: list[tuple[int, ReceptiveField]] = []
-        whole_fields: list[ReceptiveField] = []
-        for rf, shape in live:
-            d = rf.dims[a]
-            if d is None:
-                whole_fields.append(rf.fields[a])
-                continue
-            od = d + out_nd - len(shape)
-            if shape[d] == 1 and out_shape[od] != 1:
-                whole_fields.append(rf.fields[a])
-            else:
-                local.append((od, rf.fields[a]))
-        if not local:
-            dims.append(None)
-            fields.append(_union_all(whole_fields))
-            continue
-        if whole_fields:
-            context = True
-        positions = {od for od, _ in local}
-        first = local[0][1]
-        others = [f for _, f in local[1:] if f != first]
-        field = first
-        if others:
-            field = _union_all([first] + others)
-            if any(not first.aligned_with(f) for f in others):
-                issues.append(MergeIssue(a, tuple(f for _, f in local)))
-                exact = False
-        if len(positions) > 1:
-            dims.append(None)
-            exact = False
-        else:
-            dims.append(positions.pop())
+    for a in range(len(first_rf.fields)):
+        field, dim, broadcast, scattered, issue = _merge_axis(live, out_shape, a)
         fields.append(field)
+        dims.append(dim)
+        context = context or broadcast
+        exact = exact and issue is None and not scattered
+        issues.extend([issue] if issue is not None else [])
     return TensorRF(tuple(fields), tuple(dims), exact, context), issues
+
+
+def _merge_axis(live: Sequence[tuple[TensorRF, Shape]], out_shape: Shape, a: int
+                ) -> tuple[ReceptiveField, Optional[int], bool, bool, Optional[MergeIssue]]:
+    """One axis of :func:`merge`: ``(field, output dim or None, an input-dependent operand is
+    broadcast or whole along it beside local ones, the local operands sit in different dims,
+    misalignment)``."""
+    local: list[tuple[int, ReceptiveField]] = []
+    whole_fields: list[ReceptiveField] = []
+    for rf, shape in live:
+        d = rf.dims[a]
+        od = None if d is None else d + len(out_shape) - len(shape)
+        if d is None or od is None or (shape[d] == 1 and out_shape[od] != 1):
+            whole_fields.append(rf.fields[a])
+        else:
+            local.append((od, rf.fields[a]))
+    if not local:
+        return _union_all(whole_fields), None, False, False, None
+    first = local[0][1]
+    others = [f for _, f in local[1:] if f != first]
+    field = _union_all([first] + others) if others else first
+    issue = None
+    if any(not first.aligned_with(f) for f in others):
+        issue = MergeIssue(a, tuple(f for _, f in local))
+    positions = {od for od, _ in local}
+    scattered = len(positions) > 1
+    return field, None if scattered else positions.pop(), bool(whole_fields), scattered, issue
 
 
 def _union_all(fields: Sequence[ReceptiveField]) -> ReceptiveField:
