@@ -18,9 +18,9 @@ onnx = pytest.importorskip("onnx")
 np = pytest.importorskip("numpy")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
-from test_trace_onnx import ort_shapes  # noqa: E402
 
 import convgeom.tracing as ct  # noqa: E402
+from test_trace_onnx import ort_shapes  # noqa: E402
 
 F = TensorProto.FLOAT
 
