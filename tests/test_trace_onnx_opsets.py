@@ -248,6 +248,20 @@ def test_batch_norm_spatial0_scale_must_cover_each_position():
     assert "90 values per channel and position" in str(info.value)
 
 
+def test_ops_whose_values_do_not_depend_on_the_input():
+    nodes = [helper.make_node("RandomUniformLike", ["x"], ["noise"]),
+             helper.make_node("Bernoulli", ["noise"], ["mask"]),
+             helper.make_node("Mul", ["mask", "x"], ["a"]),
+             helper.make_node("Flatten", ["a"], ["flat"]),
+             helper.make_node("EyeLike", ["flat"], ["eye"]),
+             helper.make_node("Add", ["eye", "flat"], ["y"])]
+    t = check(_model(nodes, (1, 1, 5, 5), opset=15))
+    assert t.layers[0].op == "constant" and t.layers[0].receptive_field is None
+    assert t.layers[2].receptive_field.exact and t.layers[2].receptive_field.size == (1, 1)
+    with pytest.raises(ct.ImpossibleInput):
+        ct.trace(_model([helper.make_node("EyeLike", ["x"], ["y"])], (1, 1, 5, 5), opset=15))
+
+
 def test_resize_sizes_and_keep_aspect_ratio():
     inits = [numpy_helper.from_array(np.array([], np.float32), "roi"), _i64("sizes", [20, 20]), _i64("axes", [2, 3])]
     nodes = [helper.make_node("Resize", ["x", "roi", "", "sizes"], ["a"], axes=[2, 3], keep_aspect_ratio_policy="not_larger"),

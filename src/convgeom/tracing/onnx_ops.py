@@ -417,7 +417,7 @@ def _resize(nd: Node) -> bool:
 _ACTIVATIONS = {"Relu", "Sigmoid", "Tanh", "LeakyRelu", "Elu", "Selu", "HardSigmoid", "HardSwish", "Softplus",
                 "Softsign", "Clip", "PRelu", "Gelu", "Mish", "ThresholdedRelu", "Celu", "Swish", "Shrink"}
 #: ops whose output has the shape of input 0 (other inputs: scalars, slopes, scales, zero points)
-_LIKE_INPUT = {"Clip", "PRelu", "CastLike", "QuantizeLinear", "DequantizeLinear", "ImageScaler"}
+_LIKE_INPUT = {"Clip", "PRelu", "CastLike", "QuantizeLinear", "DequantizeLinear", "ImageScaler", "Bernoulli"}
 _UNARY = {"Exp", "Log", "Sqrt", "Neg", "Abs", "Erf", "Cast", "Floor", "Ceil", "Round", "Reciprocal", "Sign", "Not",
           "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "IsNaN", "IsInf",
           "Trilu", "BitwiseNot"}
@@ -487,6 +487,21 @@ def _dynamic_quantize(nd: Node) -> bool:
     nd.emit([t], [T.UINT8])
     nd.outputs += [Val((), T.FLOAT), Val((), T.UINT8)]
     return True
+
+
+@_rule("EyeLike", "RandomNormalLike", "RandomUniformLike")
+def _like(nd: Node) -> bool:
+    """A tensor of the input's shape whose values do not depend on the input's (no receptive
+    field: a constant as far as the model input goes)."""
+    x = nd.x
+    if x.tid is None:
+        return False
+    if nd.op == "EyeLike" and len(x.shape) != 2:
+        raise nd.fail(f"EyeLike needs a 2-D input, got {x.shape}", "ONNX EyeLike: input tensor must be 2-dimensional",
+                      [x.shape])
+    elem = int(nd.attrs.get("dtype", x.elem))
+    t = nd.b.op(nd.group(), "constant", [x.tid], [(x.shape, dtype_name(elem))], [None])[0]
+    return nd.emit([t], [elem])
 
 
 @_rule("Identity", "Dropout")
