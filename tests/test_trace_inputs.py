@@ -167,3 +167,16 @@ def test_a_keras_layer_whose_code_raises_is_user_code():
     with pytest.raises(UserCodeError) as info:
         ct.trace(model, (1, 9, 9, 3))
     assert "layer picky (Picky) raised RuntimeError" in one_line(info) and isinstance(info.value.__cause__, RuntimeError)
+
+
+def test_summary_checks_its_arguments():
+    t = ct.trace(_net(), (1, 3, 8, 8), findings=False)
+    assert ct.summary(t, depth=0).splitlines()[0] == "Sequential (torch)"
+    with pytest.raises(TypeError) as info:
+        ct.summary("not a trace")
+    assert "Trace" in one_line(info)
+    with pytest.raises(ct.GeometryError) as info:
+        ct.summary(t, depth=-1)
+    assert "depth" in one_line(info)
+    with pytest.raises(TypeError):
+        ct.summary(t, depth=1.5)
