@@ -91,7 +91,7 @@ def run(worker, fn, model, args, kwargs="{}"):
 
 # ----- argument strategies: Python source the child evaluates ---------------------------------
 _ints = st.one_of(st.integers(-3, 40), st.integers(-(2**70), 2**70), st.sampled_from([0, 1, 2**31, 2**63, 10**30]))
-_scalars = st.one_of(_ints.map(str), st.floats(allow_nan=True, allow_infinity=True).map(lambda f: f"float({str(f)!r})"),
+_scalars = st.one_of(_ints.map(str), st.sampled_from(["10**400", "-10**5000", "2**4096 + 1"]), st.floats(allow_nan=True, allow_infinity=True).map(lambda f: f"float({str(f)!r})"),
                      st.sampled_from(["True", "None", "'8'", "b'8'", "np.int64(8)", "np.float32(8)", "[]", "()"]))
 _dims = st.lists(_scalars, min_size=0, max_size=6).map(lambda xs: "(" + "".join(x + ", " for x in xs) + ")")
 _shape = st.one_of(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..errors import GeometryError
+from ..errors import GeometryError, GeometryTypeError, shown
 
 #: bytes per element (numpy / torch / Keras spellings; ONNX's are mapped onto these)
 ITEMSIZE: dict[str, int] = {
@@ -43,9 +43,9 @@ def activation_dtype(dtype: Optional[str]) -> Optional[str]:
     if dtype is None:
         return None
     if not isinstance(dtype, str):
-        raise TypeError(f"dtype must be a string such as 'float16', got {type(dtype).__name__}")
+        raise GeometryTypeError(f"dtype must be a string such as 'float16', got {type(dtype).__name__}")
     name = canonical(dtype)
     if name not in ACTIVATION_DTYPES:
-        raise GeometryError(f"unknown dtype {dtype!r}", fix="use one of " + ", ".join(ACTIVATION_DTYPES)
+        raise GeometryError(f"unknown dtype {shown(dtype)}", fix="use one of " + ", ".join(ACTIVATION_DTYPES)
                             + " (or half, float, double)")
     return name

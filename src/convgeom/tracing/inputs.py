@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any, Optional, Union
 
-from ..errors import GeometryError
+from ..errors import GeometryError, GeometryTypeError, shown
 from .rf import Shape
 
 ShapeArg = Union[Sequence[int], Sequence[Sequence[int]], None]
@@ -40,7 +40,7 @@ def input_shapes(input_shape: Any, name: str = "input_shape") -> list[Shape]:
     if input_shape is None:
         return []
     if isinstance(input_shape, (str, bytes)) or not _is_sequence(input_shape):
-        raise TypeError(f"{name} must be a shape like {_EXAMPLE} or a list of shapes, "
+        raise GeometryTypeError(f"{name} must be a shape like {_EXAMPLE} or a list of shapes, "
                         f"got {type(input_shape).__name__}")
     items = _as_list(input_shape)
     if items and all(_is_sequence(s) for s in items):
@@ -73,8 +73,10 @@ def _shape(values: list[Any], name: str) -> Shape:
         raise GeometryError(f"{name} has {len(values)} dims; convgeom traces at most {MAX_RANK}",
                             fix=f"give a shape like {_EXAMPLE}")
     shape = tuple(size(v, name) for v in values)
-    if math.prod(shape) > MAX_ELEMENTS:
-        raise GeometryError(f"{name} {shape} has {math.prod(shape):.3g} elements; convgeom traces at most "
+    count = math.prod(shape)
+    if count > MAX_ELEMENTS:
+        dims = "(" + ", ".join(shown(v, 30) for v in shape) + ")"
+        raise GeometryError(f"{name} {dims} has {shown(count, 40)} elements; convgeom traces at most "
                             f"2**48 ({MAX_ELEMENTS:.3g}) per input", fix="trace at a smaller size")
     return shape
 
@@ -82,29 +84,29 @@ def _shape(values: list[Any], name: str) -> Shape:
 def size(value: Any, name: str) -> int:
     """A positive int (bools and floats are refused, NumPy and torch integers accepted)."""
     if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise TypeError(f"{name} must hold integers, got {value!r} ({type(value).__name__})")
+        raise GeometryTypeError(f"{name} must hold integers, got {shown(value)} ({type(value).__name__})")
     n = int(value.__index__())
     if n < 1:
-        raise GeometryError(f"{name} sizes must be >= 1, got {n}", fix="use positive sizes")
+        raise GeometryError(f"{name} sizes must be >= 1, got {shown(n)}", fix="use positive sizes")
     return n
 
 
 def framework(value: Any) -> Optional[str]:
     if value is not None and not isinstance(value, str):
-        raise TypeError(f"framework must be a string such as 'torch', got {type(value).__name__}")
+        raise GeometryTypeError(f"framework must be a string such as 'torch', got {type(value).__name__}")
     return value
 
 
 def flag(value: Any, name: str) -> bool:
     if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
+        raise GeometryTypeError(f"{name} must be True or False, got {shown(value)}")
     return value
 
 
 def sizes(values: Any, name: str = "sizes") -> list[int]:
     """At most :data:`MAX_SIZES` positive ints from an iterable (read no further than that)."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        raise TypeError(f"{name} must be an iterable of ints such as range(16, 129), got {type(values).__name__}")
+        raise GeometryTypeError(f"{name} must be an iterable of ints such as range(16, 129), got {type(values).__name__}")
     taken = list(itertools.islice(values, MAX_SIZES + 1))
     if len(taken) > MAX_SIZES:
         raise GeometryError(f"{name} has more than {MAX_SIZES} sizes; each one is a trace",
@@ -118,16 +120,16 @@ def axes(values: Optional[Iterable[Any]], n_spatial: int, shape: Shape) -> tuple
         chosen = tuple(range(n_spatial))
     else:
         if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-            raise TypeError(f"axes must be a sequence of ints, got {type(values).__name__}")
+            raise GeometryTypeError(f"axes must be a sequence of ints, got {type(values).__name__}")
         chosen = tuple(_axis(a) for a in itertools.islice(values, MAX_RANK + 1))
     if not n_spatial or not chosen or any(a < 0 or a >= n_spatial for a in chosen):
         raise GeometryError(
-            f"axes {chosen} are not spatial axes of {shape} (it has {n_spatial})",
+            f"axes {shown(chosen)} are not spatial axes of {shown(shape)} (it has {n_spatial})",
             fix=f"use axes in 0..{max(n_spatial - 1, 0)}")
     return chosen
 
 
 def _axis(value: Any) -> int:
     if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise TypeError(f"axes must hold integers, got {value!r}")
+        raise GeometryTypeError(f"axes must hold integers, got {shown(value)}")
     return int(value.__index__())

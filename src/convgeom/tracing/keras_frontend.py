@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from .. import geometry as geo
-from ..errors import GeometryError, UserCodeError
+from ..errors import GeometryError, GeometryTypeError, UserCodeError
 from ..formatting import axis_labels, first_line
 from . import builder as bld
 from . import dtypes
@@ -935,7 +935,7 @@ def trace_keras(model: Any, input_shapes: Sequence[Shape], *, dtype: Optional[st
     Raises :class:`TraceFailure` where the real model would fail."""
     keras = _import_keras()
     if not isinstance(model, keras.layers.Layer):
-        raise TypeError(f"expected a Keras 3 model or layer, got {type(model).__name__}: pass a keras.Model "
+        raise GeometryTypeError(f"expected a Keras 3 model or layer, got {type(model).__name__}: pass a keras.Model "
                         "(or a .keras file)")
     shapes = [tuple(shape) for shape in input_shapes]
     model = _ensure_built(keras, model, shapes)

@@ -23,7 +23,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from ..errors import GeometryError
+from ..errors import GeometryError, GeometryTypeError
 from ..formatting import first_line
 from . import onnx_ops as ops
 from .builder import TraceBuilder
@@ -64,7 +64,7 @@ def _model(model: Any) -> onnx.ModelProto:
             raise GeometryError(f"cannot read the ONNX bytes: {type(exc).__name__}: {first_line(exc)}",
                                 fix="pass a serialized ONNX model") from exc
     if not isinstance(model, onnx.ModelProto):
-        raise TypeError(f"expected an ONNX ModelProto, got {type(model).__name__}: pass onnx.load(path)")
+        raise GeometryTypeError(f"expected an ONNX ModelProto, got {type(model).__name__}: pass onnx.load(path)")
     return model
 
 

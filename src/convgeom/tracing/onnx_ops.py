@@ -405,7 +405,8 @@ def _resize(nd: Node) -> bool:
     mode = _RESIZE_MODES.get(str(nd.attrs.get("mode", "nearest")).lower(), "nearest")
     sp = x.shape[2:]
     g = nd.engine(x, lambda: geo.interpolate(sp, size=None if sizes is None else tuple(sizes[2:]),
-                                             scale_factor=None if scales is None else tuple(scales[2:]), mode=mode))
+                                             scale_factor=None if scales is None else tuple(scales[2:]), mode=mode,
+                                             framework="onnx"))
     align = str(nd.attrs.get("coordinate_transformation_mode", "half_pixel")) == "align_corners"
     t = nd.b.resize(nd.group(), x.tid, g, spatial=range(2, len(x.shape)), mode=mode, align_corners=align,
                     scales=None if scales is None else scales[2:], attrs={"mode": mode})

@@ -13,7 +13,7 @@ import os
 from typing import Any, Optional
 
 from ..dialects import canonical_framework
-from ..errors import GeometryError
+from ..errors import GeometryError, GeometryTypeError, shown
 from . import dtypes, inputs
 from .frontend import Frontend, missing_framework
 
@@ -46,7 +46,7 @@ def detect_framework(model: Any) -> str:
             return "onnx"
         if module.startswith("keras") and cls.__name__ in ("Model", "Layer", "Operation"):
             return "keras"
-    raise GeometryError(
+    raise GeometryTypeError(
         f"cannot trace a {type(model).__module__}.{type(model).__name__}",
         fix="pass a torch.nn.Module, an ONNX ModelProto or file, or a Keras 3 model")
 
@@ -54,11 +54,11 @@ def detect_framework(model: Any) -> str:
 def get_frontend(framework: str) -> Frontend:
     """The frontend for a framework name or alias (imports that framework now)."""
     if not isinstance(framework, str):
-        raise TypeError(f"framework must be a string such as 'torch', got {type(framework).__name__}")
+        raise GeometryTypeError(f"framework must be a string such as 'torch', got {type(framework).__name__}")
     try:
         dialect = canonical_framework(framework)
     except GeometryError:
-        raise GeometryError(f"unknown framework {framework!r}", fix="use 'torch', 'onnx' or 'keras'") from None
+        raise GeometryError(f"unknown framework {shown(framework)}", fix="use 'torch', 'onnx' or 'keras'") from None
     if dialect not in FRONTENDS:
         raise GeometryError(f"convgeom cannot trace {dialect} models (there is no {dialect} model format)",
                             fix="trace the model as PyTorch, ONNX or Keras")

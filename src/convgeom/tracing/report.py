@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from .. import formatting as fmt
-from ..errors import GeometryError
+from ..errors import GeometryError, GeometryTypeError, shown
 from .records import LayerRecord, Trace
 from .rf import TensorRF
 
@@ -188,8 +188,8 @@ def render_rich(trace: Trace, depth: Optional[int] = None, findings: bool = True
 
 def _check(trace: Any, depth: Any) -> None:
     if not isinstance(trace, Trace):
-        raise TypeError(f"expected a Trace (from convgeom.trace), got {type(trace).__name__}")
+        raise GeometryTypeError(f"expected a Trace (from convgeom.trace), got {type(trace).__name__}")
     if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int)):
-        raise TypeError(f"depth must be an int or None, got {depth!r}")
+        raise GeometryTypeError(f"depth must be an int or None, got {shown(depth)}")
     if depth is not None and depth < 0:
-        raise GeometryError(f"depth must be >= 0, got {depth}", fix="use 0 for the top level, 1 for its children")
+        raise GeometryError(f"depth must be >= 0, got {shown(depth)}", fix="use 0 for the top level, 1 for its children")

@@ -34,7 +34,7 @@ from typing import Any, Optional
 
 import torch
 
-from ..errors import GeometryError, UserCodeError
+from ..errors import GeometryError, GeometryTypeError, UserCodeError
 from .failures import TraceFailure
 from .frontend import Frontend
 from .records import Finding, Trace
@@ -53,7 +53,7 @@ def trace_torch(model: torch.nn.Module, input_shapes: Sequence[Shape], *, dtype:
     measured on the spatial axes ``2..`` of the first input). Raises :class:`TraceFailure` where
     the real forward pass would fail."""
     if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
+        raise GeometryTypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
     tracer = Tracer(model, len(_spatial_dims(input_shapes[0])), TABLES)
     dt = dtype or torch.get_default_dtype()
     inputs = [torch.empty(shape, dtype=dt, device="meta") for shape in input_shapes]
