@@ -90,15 +90,9 @@ def test_the_cycle_check_finds_a_cycle(tmp_path):
     assert cycles(import_graph(tmp_path)) == [["convgeom.sub.a", "convgeom.sub.b"]]
 
 
-#: files of the tracing package another owner is moving (the command line)
-_MOVING = {"cli.py"}
-
-
 def test_tracing_functions_are_short_or_say_why():
     long = []
     for path in sorted((SRC / "convgeom" / "tracing").glob("*.py")):
-        if path.name in _MOVING:
-            continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 length = (node.end_lineno or node.lineno) - node.lineno + 1
