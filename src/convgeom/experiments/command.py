@@ -198,8 +198,9 @@ def _command_line() -> str:
 
 
 def _dry_run(experiment: Any, options: Any, as_json: bool) -> int:
-    from .sweep import DataCache, check_extras, geometries, resolve_device
+    from .sweep import DataCache, check_extras, geometries, resolve_device, validate
 
+    validate(experiment)
     check_extras(experiment, options)
     experiment = resolve_device(experiment)
     geo = geometries(experiment, DataCache())

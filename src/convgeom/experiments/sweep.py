@@ -95,16 +95,26 @@ class DataCache:
         return self.splits[key]
 
 
+def validate(experiment: Experiment) -> None:
+    """Cheap checks before any heavy import: every model's geometry at every data set's size
+    (convgeom's engine, no torch) and that data paths exist."""
+    from .models import plan
+
+    for d in experiment.datasets:
+        if d.path is not None and not os.path.exists(d.path):
+            raise ConfigError(f"{d.name} path {d.path!r} does not exist",
+                              fix="give an existing .npz file" if d.name == "npz" else "give an existing folder")
+        for m in experiment.variants():
+            plan(m, d.size)
+
+
 def geometries(experiment: Experiment, cache: DataCache) -> dict[tuple[DataSpec, ModelSpec], dict[str, Any]]:
-    """``convgeom.trace`` of every (dataset, variant) model (also the last geometry check)."""
-    from .models import geometry, plan
+    """``convgeom.trace`` of every (dataset, variant) model."""
+    from .models import geometry
 
     out: dict[tuple[DataSpec, ModelSpec], dict[str, Any]] = {}
     by_shape: dict[tuple[ModelSpec, int, int, int], dict[str, Any]] = {}
     variants = experiment.variants()
-    for d in experiment.datasets:
-        for m in variants:
-            plan(m, d.size)           # a one-line error for a bad configuration, before loading data
     for d in experiment.datasets:
         imgs = cache.images(d, experiment.seeds[0])
         for m in variants:
@@ -179,6 +189,7 @@ def _quiet_ray_env() -> Iterator[None]:
 
 def run(experiment: Experiment, options: Options) -> Outcome:
     """Run the unfinished trials of ``experiment`` into ``options.out``."""
+    validate(experiment)
     check_extras(experiment, options)
     experiment = resolve_device(experiment)
     cache = DataCache()
