@@ -57,8 +57,14 @@ class RunStore:
         return runs
 
     def append(self, record: dict[str, Any]) -> None:
+        """One line, flushed to disk; a line torn by a kill mid-write is closed off first."""
+        torn = False
+        if os.path.isfile(self.path) and os.path.getsize(self.path):
+            with open(self.path, "rb") as fh:
+                fh.seek(-1, os.SEEK_END)
+                torn = fh.read(1) != b"\n"
         with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, sort_keys=True) + "\n")
+            fh.write(("\n" if torn else "") + json.dumps(record, sort_keys=True) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
 
