@@ -178,3 +178,30 @@ def test_progress_bars_show_runs_and_epochs(capsys: pytest.CaptureFixture[str]) 
     err = capsys.readouterr().err
     assert "tiny" in err and "2/4" in err and "epoch" in err
     assert Progress(False, 4, 0, "tiny").epoch_callback(e.trials()[0]) is None
+
+
+def test_real_ctrl_c_keeps_runs_and_exits_130(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    out = tmp_path / "o"
+    cmd = [sys.executable, "-m", "convgeom", "experiment", *TINY, "--epochs", "40", "--out", str(out), "--no-plots"]
+    # a shell starts background jobs with SIGINT ignored: give the child the default handler back
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    runs = out / "runs.jsonl"
+    deadline = time.monotonic() + 600
+    while not (runs.is_file() and runs.stat().st_size) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    kept = len(RunStore(str(out)).load())
+    if proc.returncode == 0:           # the machine was fast enough to finish before the signal
+        assert kept == 4
+        return
+    assert proc.returncode == 130 and 1 <= kept < 4
+    assert err.strip().splitlines()[-1] == (f"convgeom: interrupted: {kept} of 4 runs saved in {out}; "
+                                            "run the same command with --resume to continue")
+    assert os.path.isfile(out / "report.md")
