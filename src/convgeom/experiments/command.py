@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shlex
 import sys
@@ -231,7 +232,7 @@ def _print_human(outcome: Any, found: Any, out: str) -> None:
     print(f"{len(outcome.records)} of {outcome.total} runs in {out}"
           + (f" ({outcome.reused} from an earlier call)" if outcome.reused else ""))
     for s in found.summaries:
-        half = "" if s.accuracy.half != s.accuracy.half else f" ± {100 * s.accuracy.half:.1f}"
+        half = "" if math.isnan(s.accuracy.half) else f" ± {100 * s.accuracy.half:.1f}"
         print(f"  {s.dataset:<10} {s.variant:<36} accuracy {100 * s.accuracy.mean:5.1f}{half}%  "
               f"(n={s.accuracy.n}, RF {s.receptive_field[0] if s.receptive_field else '-'}, "
               f"{s.train_ms.mean:.2f} ms/image training)")

@@ -74,20 +74,26 @@ def _short(label: str) -> str:
     return label if len(parts) > 1 else label.split("=", 1)[-1]
 
 
+def _scatter(ax: Any, items: Sequence[Summary], x_of: Any, title: str, xlabel: str) -> None:
+    """Mean accuracy (95% CI) of each variant at ``x_of(summary)``, labelled."""
+    for s in items:
+        x = x_of(s)
+        ax.errorbar([x], [100 * s.accuracy.mean], yerr=[_err(s)], fmt="o", capsize=3)
+        ax.annotate(_short(s.variant), (x, 100 * s.accuracy.mean), textcoords="offset points",
+                    xytext=(4, 4), fontsize="x-small")
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(alpha=0.3)
+
+
 def accuracy_vs_rf(summaries: Sequence[Summary], path: str) -> str:
     """Mean accuracy (95% CI) against the receptive field of the last spatial layer."""
     groups = _by_dataset(summaries)
     fig, axes = _figure(1, len(groups), 4.2, 3.6)
     for ax, (dataset, items) in zip(axes[0], groups.items()):
-        for s in items:
-            rf = s.receptive_field[0] if s.receptive_field else float("nan")
-            ax.errorbar([rf], [100 * s.accuracy.mean], yerr=[_err(s)], fmt="o", capsize=3)
-            ax.annotate(_short(s.variant), (rf, 100 * s.accuracy.mean), textcoords="offset points",
-                        xytext=(4, 4), fontsize="x-small")
-        ax.set_title(dataset)
-        ax.set_xlabel("receptive field (px, convgeom.trace)")
-        ax.set_ylabel("test accuracy (%)")
-        ax.grid(alpha=0.3)
+        _scatter(ax, items, lambda s: s.receptive_field[0] if s.receptive_field else float("nan"), dataset,
+                 "receptive field (px, convgeom.trace)")
     fig.suptitle("Accuracy vs receptive field (mean, 95% CI)")
     return _save(fig, path)
 
@@ -97,17 +103,8 @@ def accuracy_vs_cost(summaries: Sequence[Summary], path: str) -> str:
     groups = _by_dataset(summaries)
     fig, axes = _figure(len(groups), 2, 4.2, 3.2)
     for row, (dataset, items) in zip(axes, groups.items()):
-        for ax, key, label in ((row[0], "macs", "MACs per image (convgeom.trace)"),
-                               (row[1], "train", "training time per image (ms)")):
-            for s in items:
-                x = s.macs if key == "macs" else s.train_ms.mean
-                ax.errorbar([x], [100 * s.accuracy.mean], yerr=[_err(s)], fmt="o", capsize=3)
-                ax.annotate(_short(s.variant), (x, 100 * s.accuracy.mean), textcoords="offset points",
-                            xytext=(4, 4), fontsize="x-small")
-            ax.set_xlabel(label)
-            ax.set_ylabel("test accuracy (%)")
-            ax.set_title(dataset)
-            ax.grid(alpha=0.3)
+        _scatter(row[0], items, lambda s: s.macs, dataset, "MACs per image (convgeom.trace)")
+        _scatter(row[1], items, lambda s: s.train_ms.mean, dataset, "training time per image (ms)")
     fig.suptitle("Accuracy vs cost (mean, 95% CI)")
     return _save(fig, path)
 

@@ -72,48 +72,52 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def _train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+                 perm: torch.Tensor, batch: int, device: str) -> tuple[float, float, float]:
+    """One pass over ``x`` in the order ``perm``: mean loss and accuracy as training saw them
+    (seed 001's trace) and the seconds it took."""
+    import torch
+
+    model.train()
+    loss_sum, correct = 0.0, 0
+    _sync(device)
+    start = time.perf_counter()
+    for i in range(0, len(y), batch):
+        idx = perm[i:i + batch]
+        optimizer.zero_grad(set_to_none=True)
+        logits = model(x[idx])
+        loss = torch.nn.functional.cross_entropy(logits, y[idx])
+        loss.backward()  # type: ignore[no-untyped-call]
+        optimizer.step()
+        loss_sum += float(loss.detach()) * len(idx)
+        correct += int((logits.argmax(1) == y[idx]).sum())
+    _sync(device)
+    return loss_sum / len(y), correct / len(y), time.perf_counter() - start
+
+
 def run_trial(trial: Trial, data: Dataset, on_epoch: Optional[EpochCallback] = None) -> dict[str, Any]:
     """Train and test ``trial.model`` on ``data``; the result's numbers are functions of the
     trial alone, except the ``*seconds`` and ``*_ms_per_image`` timings."""
     import numpy as np
     import torch
 
-    spec, train = trial.model, trial.train
-    device = train.device
+    train, device = trial.train, trial.train.device
     with deterministic(train.threads, device):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(trial.seed)
-            model = build(spec, data.channels, len(data.classes), data.size).to(device)
+            model = build(trial.model, data.channels, len(data.classes), data.size).to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
-        tensors = [torch.from_numpy(a).to(device) for a in
-                   (data.x_train, data.y_train, data.x_val, data.y_val, data.x_test, data.y_test)]
-        x_tr, y_tr, x_va, y_va, x_te, y_te = tensors
+        x_tr, y_tr, x_va, y_va, x_te, y_te = (torch.from_numpy(a).to(device) for a in (
+            data.x_train, data.y_train, data.x_val, data.y_val, data.x_test, data.y_test))
         order = np.random.default_rng([trial.seed, 0x0DE5])
         epochs: list[dict[str, Any]] = []
-        train_seconds = 0.0
-        n = len(y_tr)
         for epoch in range(1, train.epochs + 1):
-            model.train()
-            perm = torch.from_numpy(order.permutation(n)).to(device)
-            loss_sum, correct = 0.0, 0
-            _sync(device)
-            start = time.perf_counter()
-            for i in range(0, n, train.batch_size):
-                idx = perm[i:i + train.batch_size]
-                optimizer.zero_grad(set_to_none=True)
-                logits = model(x_tr[idx])
-                loss = torch.nn.functional.cross_entropy(logits, y_tr[idx])
-                loss.backward()  # type: ignore[no-untyped-call]
-                optimizer.step()
-                loss_sum += float(loss.detach()) * len(idx)
-                correct += int((logits.argmax(1) == y_tr[idx]).sum())
-            _sync(device)
-            seconds = time.perf_counter() - start
-            train_seconds += seconds
+            perm = torch.from_numpy(order.permutation(len(y_tr))).to(device)
+            loss, acc, seconds = _train_epoch(model, optimizer, x_tr, y_tr, perm, train.batch_size, device)
             val_loss, val_acc = _evaluate(model, x_va, y_va, train.batch_size)
-            record = {"epoch": epoch, "train_loss": loss_sum / n, "train_accuracy": correct / n,
+            record = {"epoch": epoch, "train_loss": loss, "train_accuracy": acc,
                       "val_loss": val_loss, "val_accuracy": val_acc, "seconds": seconds}
-            if not all(math.isfinite(v) for v in (record["train_loss"], val_loss)):
+            if not (math.isfinite(loss) and math.isfinite(val_loss)):
                 record["diverged"] = True
             epochs.append(record)
             if on_epoch is not None:
@@ -123,13 +127,12 @@ def run_trial(trial: Trial, data: Dataset, on_epoch: Optional[EpochCallback] = N
         test_loss, test_acc = _evaluate(model, x_te, y_te, train.batch_size)
         _sync(device)
         infer_seconds = time.perf_counter() - start
+    train_seconds = math.fsum(e["seconds"] for e in epochs)
     return {
-        "epochs": epochs,
-        "test_loss": test_loss,
-        "test_accuracy": test_acc,
+        "epochs": epochs, "test_loss": test_loss, "test_accuracy": test_acc,
         "train_seconds": train_seconds,
-        "train_ms_per_image": 1000.0 * train_seconds / (train.epochs * n),
+        "train_ms_per_image": 1000.0 * train_seconds / (train.epochs * len(y_tr)),
         "infer_ms_per_image": 1000.0 * infer_seconds / len(y_te),
-        "n_train": n, "n_val": len(y_va), "n_test": len(y_te), "classes": len(data.classes),
+        "n_train": len(y_tr), "n_val": len(y_va), "n_test": len(y_te), "classes": len(data.classes),
         "torch": torch.__version__,
     }
