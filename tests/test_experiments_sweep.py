@@ -205,3 +205,25 @@ def test_real_ctrl_c_keeps_runs_and_exits_130(tmp_path: Path) -> None:
     assert err.strip().splitlines()[-1] == (f"convgeom: interrupted: {kept} of 4 runs saved in {out}; "
                                             "run the same command with --resume to continue")
     assert os.path.isfile(out / "report.md")
+
+
+def test_sigterm_ends_the_sweep_like_ctrl_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+    import signal
+
+    real = backends.run_trial
+    calls: list[str] = []
+
+    def killed(trial: Any, data: Any, on_epoch: Any = None) -> Any:
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGTERM)        # what `kill PID` or a batch scheduler sends
+        calls.append(trial.id)
+        return real(trial, data, on_epoch)
+
+    monkeypatch.setattr(backends, "run_trial", killed)
+    before = signal.getsignal(signal.SIGTERM)
+    code, _, err = _main(capsys, *TINY, "--out", str(tmp_path / "o"), "--no-plots")
+    assert code == 130 and "interrupted: 1 of 4 runs saved" in err
+    assert len(RunStore(str(tmp_path / "o")).load()) == 1
+    assert signal.getsignal(signal.SIGTERM) == before
