@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         grid.add_argument(f"--{name}", metavar="LIST", help=text)
     train = parser.add_argument_group("training")
     for name, text in _TRAIN_OPTIONS:
-        train.add_argument(f"--{name}", metavar="N", help=text)
+        train.add_argument(f"--{name}", metavar="X" if name in ("lr", "weight-decay") else "N", help=text)
     train.add_argument("--seeds", metavar="N", help="seeds per configuration: a count (1..20) or a list like 0,1,7")
     train.add_argument("--device", choices=("cpu", "cuda", "auto"), help="default cpu; auto takes a GPU if torch sees one")
     run_group = parser.add_argument_group("running")
@@ -74,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "experiment", help="train small CNN variants over a grid; test the tutorials' claims on real data",
         description="Train small CNNs over a grid of kernel size, stride vs pooling, padding, padding mode, "
                     "dilation and depth, on digits, a border task, a position task or your images; report "
-                    "accuracy with 95%% CIs, paired tests, params/MACs/receptive fields from convgeom.trace, "
+                    "accuracy with 95% CIs, paired tests, params/MACs/receptive fields from convgeom.trace, "
                     "and a verdict on each tutorial claim.")
     add_arguments(p)
     p.set_defaults(handler=run)
