@@ -112,13 +112,23 @@ def test_resume_with_more_seeds_runs_only_the_new_ones(tmp_path: Path, capsys: p
 
 
 def test_ray_and_local_give_identical_results(tmp_path: Path) -> None:
-    pytest.importorskip("ray")
+    ray = pytest.importorskip("ray")
+    from convgeom.experiments.config import ConfigError
+
     experiment = parse(TINY_CONFIG)
     local = run(experiment, Options(out=str(tmp_path / "local"), plots=False, progress=False))
-    ray = run(experiment, Options(out=str(tmp_path / "ray"), backend="ray", cpus=2, plots=False, progress=False))
-    assert len(local.records) == len(ray.records) == 4
-    assert {r["backend"] for r in ray.records} == {"ray"}
-    assert [comparable(r) for r in local.records] == [comparable(r) for r in ray.records]
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)   # one Ray for both calls below
+    try:
+        on_ray = run(experiment, Options(out=str(tmp_path / "ray"), backend="ray", plots=False, progress=False))
+        assert ray.is_initialized()                     # a Ray it did not start is left running
+        with pytest.raises(ConfigError, match="asks Ray for 1 GPUs but the cluster has 0"):
+            run(experiment, Options(out=str(tmp_path / "gpu"), backend="ray", gpus_per_trial=1, plots=False,
+                                    progress=False))
+    finally:
+        ray.shutdown()
+    assert len(local.records) == len(on_ray.records) == 4
+    assert {r["backend"] for r in on_ray.records} == {"ray"}
+    assert [comparable(r) for r in local.records] == [comparable(r) for r in on_ray.records]
 
 
 def _records(values: dict[str, list[float]]) -> list[dict[str, Any]]:

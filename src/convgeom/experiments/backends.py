@@ -99,10 +99,11 @@ class RayBackend:
         refs: dict[tuple[Any, int], Any] = {}
         pending: dict[Any, Trial] = {}
         for trial in trials:
+            gpus = self.gpus_per_trial if self.gpus_per_trial is not None else (1 if trial.train.device == "cuda" else 0)
+            self._check_fits(trial.train.threads, gpus)
             key = (trial.dataset, trial.seed)
             if key not in refs:
                 refs[key] = ray.put(data_for(trial))
-            gpus = self.gpus_per_trial if self.gpus_per_trial is not None else (1 if trial.train.device == "cuda" else 0)
             task = self.remote.options(num_cpus=trial.train.threads, num_gpus=gpus, max_retries=0)
             pending[task.remote(trial, refs[key])] = trial
         try:
@@ -117,6 +118,15 @@ class RayBackend:
         finally:
             for ref in pending:
                 ray.cancel(ref, force=True)
+
+    def _check_fits(self, cpus: int, gpus: float) -> None:
+        """A request no node can meet would wait for ever: refuse it with one line instead."""
+        total = self.ray.cluster_resources()
+        for name, want, flag in (("CPU", cpus, "--threads"), ("GPU", gpus, "--gpus-per-trial")):
+            have = float(total.get(name, 0))
+            if want > have:
+                raise ConfigError(f"a trial asks Ray for {want:g} {name}s but the cluster has {have:g}",
+                                  fix=f"lower {flag}" + (" or --device cpu" if name == "GPU" else " or raise --ray-cpus"))
 
     def close(self) -> None:
         if self.owned and self.ray.is_initialized():
