@@ -62,11 +62,35 @@ def test_border_task_label_is_the_glyph_touching_the_edge(monkeypatch: pytest.Mo
 def test_position_task_class_is_where_the_patch_is() -> None:
     imgs = D.position_task(16, 300, seed=1)
     patch, margin = max(3, 16 // 5), max(1, 16 // 8)
-    far = 16 - margin - patch
     tl = np.abs(imgs.x[:, 0, margin:margin + patch, margin:margin + patch]).mean(axis=(1, 2))
-    br = np.abs(imgs.x[:, 0, far:far + patch, far:far + patch]).mean(axis=(1, 2))
+    br = np.abs(imgs.x[:, 0, margin + 8:margin + 8 + patch, margin + 8:margin + 8 + patch]).mean(axis=(1, 2))
     np.testing.assert_array_equal((br > tl).astype(np.int64), imgs.y)
     assert 0.3 < imgs.y.mean() < 0.7
+
+
+def test_position_classes_are_a_half_image_circular_shift_apart() -> None:
+    """What makes circular padding blind on this task: a circular-padded network whose strides
+    divide size/2 gives the same output for an image and its half-image circular shift, while
+    zero padding does not (real PyTorch modules, random weights)."""
+    from convgeom.experiments.config import ModelSpec
+    from convgeom.experiments.models import build
+
+    imgs = D.position_task(16, 20, seed=2)
+    x = torch.from_numpy(imgs.x)
+    shifted = torch.roll(x, shifts=(8, 8), dims=(2, 3))
+    # rolling a class 0 image by half the image puts its patch where class 1 has it
+    zero = imgs.y == 0
+    patch_at_1 = shifted[zero][:, 0, 10:13, 10:13]
+    np.testing.assert_array_equal(patch_at_1.numpy(), imgs.x[zero][:, 0, 2:5, 2:5])
+    for downsample in ("maxpool", "stride", "avgpool"):
+        outputs = {}
+        for mode in ("circular", "zeros"):
+            torch.manual_seed(0)
+            model = build(ModelSpec(padding_mode=mode, downsample=downsample, depth=3, width=4), 1, 2, 16).eval()
+            with torch.no_grad():
+                outputs[mode] = (model(x), model(shifted))
+        torch.testing.assert_close(outputs["circular"][0], outputs["circular"][1], rtol=1e-5, atol=1e-6)
+        assert not torch.allclose(outputs["zeros"][0], outputs["zeros"][1], atol=1e-4)
 
 
 def test_generated_tasks_follow_the_seed() -> None:

@@ -8,11 +8,13 @@ seeded train / validation / test split.
   ``size // 16``) whose box touches the image edge, on a random side at a random offset;
   ``distractors`` glyphs of *other* classes lie inside, at least one glyph away from the edge,
   so a network must read the edge and know where it is. Noise N(0, 0.15) everywhere.
-* ``position``: after Kayhan & van Gemert (CVPR 2020), the class is *where* a patch is: the
-  top-left or the bottom-right corner region, ``size // 8`` pixels in from the border; the
-  patch's content is random (uniform in [-1, 1]) for every image, so only its absolute
-  position tells the class. Noise N(0, 0.1). A network that is exactly translation invariant
-  (circular padding, no striding, global pooling) can do no better than chance.
+* ``position``: after Kayhan & van Gemert (CVPR 2020), the class is *where* a patch is: at
+  ``size // 8`` pixels from the top-left corner (class 0) or ``size // 2`` further down and
+  right (class 1); the patch's content is random (uniform in [-1, 1]) for every image, so only
+  its absolute position tells the class. Noise N(0, 0.1). The two positions are a circular
+  shift of half the image apart, so a network exactly invariant to that shift (circular
+  padding, every stride and pool dividing ``size // 2``, global pooling) is at chance: only
+  the image boundary (zero, reflect or replicate padding) can tell them apart.
 * ``npz``: arrays ``x`` (or ``images``) of shape (N, H, W), (N, C, H, W) with C in 1, 3, or
   (N, H, W, C), and ``y`` (or ``labels``) of N class labels; uint8 images are divided by 255.
 * ``folder``: one sub-folder per class holding image files (Pillow reads them; greyscale
@@ -175,18 +177,17 @@ def border_task(size: int, samples: int, seed: int, distractors: int = 1) -> Ima
 
 
 def position_task(size: int, samples: int, seed: int) -> Images:
-    """The position task (module docstring): class 0 top-left, class 1 bottom-right."""
+    """The position task (module docstring): class 1's patch is class 0's moved by half the image."""
     np = require("numpy", "experiments", "the position task")
     rng = np.random.default_rng([seed, 0x9051])
-    patch, margin = max(3, size // 5), max(1, size // 8)
-    if 2 * (patch + margin) > size:
+    patch, margin, half = max(3, size // 5), max(1, size // 8), size // 2
+    if margin + half + patch > size:
         raise ConfigError(f"the position task needs size >= {2 * (patch + margin)}", fix="use size >= 16")
     x = rng.normal(0.0, 0.1, size=(samples, 1, size, size)).astype(np.float32)
     y = rng.integers(0, 2, size=samples)
     content = rng.uniform(-1.0, 1.0, size=(samples, patch, patch)).astype(np.float32)
-    far = size - margin - patch
     for i in range(samples):
-        at = margin if y[i] == 0 else far
+        at = margin + (half if y[i] else 0)
         x[i, 0, at:at + patch, at:at + patch] = content[i]
     return Images(x, y.astype(np.int64), ("top-left", "bottom-right"))
 
