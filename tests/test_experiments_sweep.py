@@ -152,6 +152,20 @@ def test_claim_verdicts(circular: list[float], zeros: list[float], verdict: str)
     assert f"-> {verdict}" in v.lines[0]
 
 
+@pytest.mark.parametrize("losses, accuracies, verdict", [
+    ([1.0, 0.8, 0.5], [0.4, 0.6, 0.9], "supported"),
+    ([1.0, 0.8, 0.9], [0.4, 0.6, 0.9], "not shown"),          # the loss rose once
+    ([0.5, 0.1, 0.05], [0.9, 1.0, 1.0], "supported"),         # accuracy saturated at 100%
+    ([1.0, 0.8, 0.5], [0.6, 0.5, 0.9], "not shown"),          # accuracy fell once
+])
+def test_trace_claim(losses: list[float], accuracies: list[float], verdict: str) -> None:
+    e = parse(TINY_CONFIG)
+    runs = [{"dataset": "border", "variant": "v", "seed": s,
+             "epochs": [{"train_loss": x, "train_accuracy": a} for x, a in zip(losses, accuracies)]} for s in (0, 1)]
+    v = analysis.judge(e.claims[1], e, runs)
+    assert v.verdict == verdict and "loss fell every epoch in" in v.lines[0]
+
+
 def test_exact_metrics_need_no_test() -> None:
     e = parse({**TINY_CONFIG, "claims": [{"id": "m", "text": "fewer MACs", "source": "s", "metric": "macs",
                                           "expect": "less", "a": {"padding_mode": "circular"},
