@@ -41,27 +41,32 @@ def _main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str
 
 def test_sweep_writes_every_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("matplotlib")
+    from convgeom.experiments.config import ModelSpec
+    from convgeom.experiments.models import geometry
+
     out = tmp_path / "o"
-    code, stdout, err = _main(capsys, *TINY, "--out", str(out), "--json")
+    code, stdout, err = _main(capsys, *TINY, "--kernel", "1,3", "--out", str(out), "--json")
     assert code == 0, err
     data = json.loads(stdout)
-    assert (data["trials"], data["finished"], data["ran"], data["interrupted"]) == (4, 4, 4, False)
+    assert (data["trials"], data["finished"], data["ran"], data["interrupted"]) == (8, 8, 8, False)
     for name in ("runs.jsonl", "runs.csv", "runs.json", "epochs.csv", "summary.csv", "comparisons.csv",
                  "experiment.json", "report.md", "plots/accuracy.png", "plots/receptive_field.png",
                  "plots/learning_curves.png", "plots/cost.png"):
         assert (out / name).is_file(), name
     assert (out / "plots" / "accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     runs = list(csv.DictReader((out / "runs.csv").open()))
-    assert len(runs) == 4 and {r["padding_mode"] for r in runs} == {"zeros", "circular"}
-    assert len(list(csv.DictReader((out / "epochs.csv").open()))) == 4 * 2
-    # the summary is the mean and t interval of the runs
+    assert len(runs) == 8 and {r["padding_mode"] for r in runs} == {"zeros", "circular"}
+    assert len(list(csv.DictReader((out / "epochs.csv").open()))) == 8 * 2
+    # the summary is the mean and t interval of the runs; geometry is convgeom.trace's
     for s in data["summary"]:
         accs = [float(r["test_accuracy"]) for r in runs if r["variant"] == s["variant"]]
         ci = stats.mean_ci(accs)
         assert s["accuracy_mean"] == pytest.approx(ci.mean) and s["accuracy_ci_high"] == pytest.approx(ci.high)
-        assert s["params"] > 0 and s["receptive_field"] == [10, 10]
+        spec = ModelSpec(kernel=s["kernel"], padding_mode=s["padding_mode"], depth=2, width=4)
+        assert s["receptive_field"] == geometry(spec, 1, 4, 16)["receptive_field"]
     report = (out / "report.md").read_text()
-    assert "## Results" in report and "padding_mode=circular" in report and "conv1 16x16 → pool1 8x8" in report
+    assert "## Results" in report and "kernel=3, padding_mode=circular" in report and "conv1 16x16 → pool1 8x8" in report
+    assert "![receptive_field](plots/receptive_field.png)" in report
 
 
 def test_interrupt_keeps_finished_runs_and_resume_continues(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -104,11 +109,14 @@ def test_interrupt_keeps_finished_runs_and_resume_continues(tmp_path: Path, monk
 
 
 def test_resume_with_more_seeds_runs_only_the_new_ones(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib")
     out = tmp_path / "o"
     assert _main(capsys, *TINY, "--seeds", "1", "--out", str(out), "--no-plots")[0] == 0
-    code, stdout, _ = _main(capsys, *TINY, "--out", str(out), "--no-plots", "--resume", "--json")
+    code, stdout, _ = _main(capsys, *TINY, "--out", str(out), "--resume", "--json")
     data = json.loads(stdout)
     assert code == 0 and (data["reused"], data["ran"]) == (2, 2)
+    # every variant has the same receptive field here: no plot against it
+    assert (out / "plots" / "accuracy.png").is_file() and not (out / "plots" / "receptive_field.png").exists()
 
 
 def test_ray_and_local_give_identical_results(tmp_path: Path) -> None:

@@ -75,12 +75,11 @@ def _short(label: str) -> str:
 
 
 def _scatter(ax: Any, items: Sequence[Summary], x_of: Any, title: str, xlabel: str) -> None:
-    """Mean accuracy (95% CI) of each variant at ``x_of(summary)``, labelled."""
+    """Mean accuracy (95% CI) of each variant at ``x_of(summary)``; a legend, not text labels,
+    names them (variants often share an x: the same MACs or receptive field)."""
     for s in items:
-        x = x_of(s)
-        ax.errorbar([x], [100 * s.accuracy.mean], yerr=[_err(s)], fmt="o", capsize=3)
-        ax.annotate(_short(s.variant), (x, 100 * s.accuracy.mean), textcoords="offset points",
-                    xytext=(4, 4), fontsize="x-small")
+        ax.errorbar([x_of(s)], [100 * s.accuracy.mean], yerr=[_err(s)], fmt="o", capsize=3, label=_short(s.variant))
+    ax.legend(fontsize="x-small")
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("test accuracy (%)")
@@ -133,10 +132,16 @@ def write_all(summaries: Sequence[Summary], runs: Sequence[dict[str, Any]], chan
     """All plots into ``folder``; returns the paths."""
     os.makedirs(folder, exist_ok=True)
     what = " x ".join(v.replace("_", " ") for v in varying) or "configuration"
-    return [
+    paths = [
         accuracy_bars(summaries, runs, chance, f"Test accuracy by {what} (mean, 95% CI; dots: seeds)",
                       os.path.join(folder, "accuracy.png")),
-        accuracy_vs_rf(summaries, os.path.join(folder, "receptive_field.png")),
-        accuracy_vs_cost(summaries, os.path.join(folder, "cost.png")),
         learning_curves(summaries, os.path.join(folder, "learning_curves.png")),
+        accuracy_vs_cost(summaries, os.path.join(folder, "cost.png")),
     ]
+    rf_varies = any(len({str(s.receptive_field) for s in items}) > 1 for items in _by_dataset(summaries).values())
+    stale = os.path.join(folder, "receptive_field.png")
+    if rf_varies:
+        paths.append(accuracy_vs_rf(summaries, stale))
+    elif os.path.isfile(stale):          # from an earlier sweep into this folder
+        os.remove(stale)
+    return paths

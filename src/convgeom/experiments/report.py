@@ -168,7 +168,8 @@ def markdown(experiment: Experiment, outcome: Outcome, found: Findings, out: str
     lines += ["## Training trace (seed 001 style)", ""] + _trace_table(found)
     if plots:
         lines += ["## Plots", ""] + [f"![{name}](plots/{name}.png)" for name in
-                                     ("accuracy", "learning_curves", "receptive_field", "cost")] + [""]
+                                     ("accuracy", "learning_curves", "receptive_field", "cost")
+                                     if os.path.isfile(os.path.join(out, "plots", f"{name}.png"))] + [""]
     lines += ["## Determinism", "",
               "Each run's numbers are a function of its configuration and seed on this machine and software "
               "(deterministic PyTorch kernels, a fixed thread count per trial, seeded weights, batch order and "
