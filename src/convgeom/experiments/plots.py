@@ -99,10 +99,13 @@ def accuracy_vs_rf(summaries: Sequence[Summary], path: str) -> str:
 
 def accuracy_vs_cost(summaries: Sequence[Summary], path: str) -> str:
     """Mean accuracy against MACs per image (exact) and measured training time per image."""
+    from matplotlib.ticker import EngFormatter
+
     groups = _by_dataset(summaries)
     fig, axes = _figure(len(groups), 2, 4.2, 3.2)
     for row, (dataset, items) in zip(axes, groups.items()):
         _scatter(row[0], items, lambda s: s.macs, dataset, "MACs per image (convgeom.trace)")
+        row[0].xaxis.set_major_formatter(EngFormatter(sep=""))       # 55k, not 55000 run into 75000
         _scatter(row[1], items, lambda s: s.train_ms.mean, dataset, "training time per image (ms)")
     fig.suptitle("Accuracy vs cost (mean, 95% CI)")
     return _save(fig, path)
