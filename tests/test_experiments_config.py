@@ -310,3 +310,30 @@ def test_importing_the_package_and_command_stays_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_readme_experiment_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Every `convgeom experiment` line of the README parses and validates; the ones that train
+    nothing (--list-presets, --dry-run) run."""
+    import shlex
+
+    from convgeom.cli import parse as parse_argv
+    from convgeom.experiments.command import _options, build_experiment
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = text.split("## Experiments (`convgeom experiment`)")[1].split("\n## ")[0]
+    lines = [line.partition("#")[0].strip() for block in section.split("```bash\n")[1:]
+             for line in block.split("```")[0].splitlines() if line.startswith("convgeom experiment")]
+    assert len(lines) >= 5
+    (tmp_path / "sweep.yaml").write_text("datasets: [border]\ngrid: {padding_mode: [zeros, reflect]}\n")
+    monkeypatch.chdir(tmp_path)
+    for line in lines:
+        argv = shlex.split(line)[1:]
+        if "--list-presets" in argv or "--dry-run" in argv:
+            code, out, err = _main(capsys, *argv[1:])
+            assert code == 0 and out, (line, err)
+            continue
+        args = parse_argv(argv)
+        experiment = build_experiment(args)
+        assert _options(args, experiment.name).out

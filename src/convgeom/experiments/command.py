@@ -1,6 +1,6 @@
 """``convgeom experiment``: train small CNN variants over a grid and say what the tutorials'
-claims look like on real data. ``add_arguments`` and ``run`` are the command's whole
-interface; nothing heavy is imported until ``run``."""
+claims look like on real data. ``add_arguments`` and ``run`` are the command's whole interface
+(``convgeom.cli`` lists it in its command table); nothing heavy is imported until ``run``."""
 
 from __future__ import annotations
 
@@ -33,8 +33,15 @@ _TRAIN_OPTIONS = (
 MAX_GPUS_PER_TRIAL = 8.0
 
 
+DESCRIPTION = ("Train small CNNs over a grid of kernel size, stride vs pooling, padding, padding mode, "
+               "dilation and depth, on digits, a border task, a position task or your images; report "
+               "accuracy with 95% CIs, paired tests, params/MACs/receptive fields from convgeom.trace, "
+               "and a verdict on each tutorial claim.")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``convgeom experiment`` (see ``--help``)."""
+    parser.description = DESCRIPTION
     what = parser.add_argument_group("what to run (a preset, a file, options; later ones override earlier ones)")
     what.add_argument("--preset", metavar="NAME", help="a named experiment (see --list-presets)")
     what.add_argument("--quick", action="store_true", help="the quick preset: digits + border, 4 padding modes, 3 seeds")
@@ -66,18 +73,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run_group.add_argument("--no-plots", action="store_true", help="skip the matplotlib plots")
     run_group.add_argument("--quiet", action="store_true", help="no progress bars (also off when stderr is no terminal)")
     run_group.add_argument("--json", action="store_true", help="print one JSON object (no progress bars)")
-
-
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``experiment`` to today's ``convgeom`` parser (``cli.PLUGINS``)."""
-    p = subparsers.add_parser(
-        "experiment", help="train small CNN variants over a grid; test the tutorials' claims on real data",
-        description="Train small CNNs over a grid of kernel size, stride vs pooling, padding, padding mode, "
-                    "dilation and depth, on digits, a border task, a position task or your images; report "
-                    "accuracy with 95% CIs, paired tests, params/MACs/receptive fields from convgeom.trace, "
-                    "and a verdict on each tutorial claim.")
-    add_arguments(p)
-    p.set_defaults(handler=run)
 
 
 def _split(text: str) -> list[str]:
