@@ -157,7 +157,8 @@ def test_axis_count_mismatch_names_both_counts(argv: list[str], needle: str,
     (["solve", "same", "--kernel", "3"], "solve same needs --input"),
     (["trace-op", "--framework", "caffe"], "unknown framework 'caffe'"),
     (["trace-op", "--op", "max_pool", "--groups", "2"], "--groups does not apply to trace-op --op max_pool"),
-    (["trace-op", "--op", "avg_pool", "--dilation", "2"], "--dilation does not apply"),
+    (["trace-op", "--op", "avg_pool", "--padding-mode", "reflect"], "--padding-mode does not apply"),
+    (["trace-op", "--op", "avg_pool", "--dilation", "2"], "avg_pool has no dilation"),
     (["trace-op", "--weight", "[[1]]", "--kernel-size", "3"], "not both"),
     (["trace", "x.py:build", "--framework", "caffe"], "invalid choice: 'caffe'"),
 ])
@@ -415,8 +416,6 @@ def test_factory_specs(spec: str, needle: str, capsys: pytest.CaptureFixture[str
     assert needle in fails(["trace", spec, "--input", "1,3,8,8"], capsys)
 
 
-@pytest.mark.xfail(reason="needs the tracing helper's wrapping of forward errors in UserCodeError (wt-tracing)",
-                   strict=False)
 def test_forward_error_is_one_line_naming_the_file(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("torch")
     model = tmp_path / "bad_forward.py"
