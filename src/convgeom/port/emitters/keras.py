@@ -1,0 +1,271 @@
+"""Keras 3 (the 'tensorflow' dialect: Keras layers, the same code on every backend): activations
+``(N, *spatial, C)``; ``Conv*D`` kernels ``(*k, I/g, O)``, ``Conv*DTranspose`` kernels
+``(*k, O, I)``, ``DepthwiseConv*D`` kernels ``(*k, I, M)`` (``keras/src/layers/convolutional/
+base_conv.py``, ``base_conv_transpose.py``, ``base_depthwise_conv.py``); explicit pads as
+``ZeroPadding*D`` / ``Cropping*D``, other pad values through a small ``Pad`` layer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Optional
+
+from ..construction import Construction, SourceCall
+from ..spec import LayerSpec, Pads
+from .base import Channels, Emitter, Rendering, compact, execute, pairs_text, require
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+def _keras_pads(pads: Pads) -> str:
+    """``ZeroPadding*D``/``Cropping*D`` argument: ``(b, a)`` in 1-D, per-axis pairs above."""
+    return str(tuple(pads[0])) if len(pads) == 1 else pairs_text(pads)
+
+
+class KerasEmitter(Emitter):
+    framework = "tensorflow"
+    label = "Keras"
+    channels_last = True
+    no_padding = "valid"
+
+    # ----- proposals ---------------------------------------------------------------------
+    def native_candidates(self, spec: LayerSpec) -> Iterator[Construction]:
+        if spec.op == "conv_transpose":
+            yield from self._transposed(spec)
+            return
+        modes = ["same", "valid"] + (["causal"] if spec.op == "conv" and spec.ndim == 1 else [])
+        for mode in modes:
+            yield self.make(spec, {"padding": mode})
+
+    def _transposed(self, spec: LayerSpec) -> Iterator[Construction]:
+        """'same' and 'valid' as Keras computes them; then 'valid' with ``output_padding``
+        (``< stride``: the only way to add cells) and ``Cropping*D`` for the rest."""
+        yield self.make(spec, {"padding": "same"})
+        yield self.make(spec, {"padding": "valid"})
+        extra = tuple(max(0, -a.pad_after) for a in spec.axes)
+        crop = tuple((a.pad_before, a.pad_after + x) for a, x in zip(spec.axes, extra))
+        yield self.make(spec, {"padding": "valid", "output_padding": extra},
+                        post_crop=crop if any(c != (0, 0) for c in crop) else None)
+
+    def unsupported(self, spec: LayerSpec, ch: Channels) -> Optional[str]:
+        if spec.op in ("max_pool", "avg_pool") and any(d > 1 for d in spec.dilation):
+            kind = "MaxPooling" if spec.op == "max_pool" else "AveragePooling"
+            return (f"Keras {kind}{spec.ndim}D has no dilation: the closest layer, pool_size "
+                    f"{compact(spec.kernel)} without dilation, pools {compact(spec.kernel)} adjacent cells instead "
+                    f"of cells {compact(spec.dilation)} apart, a different result wherever neighbouring values differ")
+        if spec.op == "conv_transpose" and spec.groups > 1:
+            return (f"Keras Conv{spec.ndim}DTranspose has no groups: one layer would connect every input channel "
+                    f"to every output channel instead of {spec.groups} separate groups (split the channels into "
+                    f"{spec.groups} layers and concatenate, or port to another framework)")
+        return None
+
+    # ----- code --------------------------------------------------------------------------
+    def _layer(self, spec: LayerSpec, c: Construction, ch: Channels, cls: str = "") -> str:
+        d, kw = spec.ndim, c.kwargs
+        args: list[str] = []
+
+        def opt(name: str, value: Any, default: Any) -> None:
+            if value != default:
+                args.append(f"{name}={value}")
+
+        padding = repr(kw.get("padding", "valid"))
+        if spec.op in ("conv", "conv_transpose"):
+            name = cls or (f"keras.layers.Conv{d}D" if spec.op == "conv" else f"keras.layers.Conv{d}DTranspose")
+            args.extend([str(ch.out_channels), compact(spec.kernel)])
+            opt("strides", compact(spec.stride), "1")
+            opt("padding", padding, "'valid'")
+            if kw.get("output_padding") is not None:
+                args.append(f"output_padding={compact(kw['output_padding'])}")
+            opt("dilation_rate", compact(spec.dilation), "1")
+            if spec.op == "conv":
+                opt("groups", spec.groups, 1)
+            opt("use_bias", ch.bias, True)
+            return f"{name}({', '.join(args)})"
+        kind = "MaxPooling" if spec.op == "max_pool" else "AveragePooling"
+        name = cls or f"keras.layers.{kind}{d}D"
+        args.append(compact(spec.kernel))
+        opt("strides", compact(spec.stride), compact(spec.kernel))
+        opt("padding", padding, "'valid'")
+        return f"{name}({', '.join(args)})"
+
+    def _pad_layers(self, pads: Pads, mode: str) -> tuple[list[str], bool]:
+        """Layers that pad (or crop, for negative values); True when the ``Pad`` class is used."""
+        d = len(pads)
+        if mode != "zeros":
+            value = "float('-inf')" if mode == "-inf" else "0.0"
+            mode_arg = "" if mode == "-inf" else f", mode={mode!r}"
+            return [f"Pad({pairs_text(pads)}{mode_arg}, value={value})" if mode == "-inf"
+                    else f"Pad({pairs_text(pads)}{mode_arg})"], True
+        grow = tuple((max(0, b), max(0, a)) for b, a in pads)
+        shrink = tuple((max(0, -b), max(0, -a)) for b, a in pads)
+        layers = []
+        if any(v for p in shrink for v in p):
+            layers.append(f"keras.layers.Cropping{d}D({_keras_pads(shrink)})")
+        if any(v for p in grow for v in p):
+            layers.append(f"keras.layers.ZeroPadding{d}D({_keras_pads(grow)})")
+        return layers, False
+
+    def render(self, spec: LayerSpec, c: Construction, ch: Channels) -> Rendering:
+        definitions: list[str] = []
+        layers: list[str] = []
+        if c.count is not None:
+            definitions.append(_AVG_COUNTED)
+            expression = (f"AvgPoolCounted({compact(spec.kernel)}, strides={compact(spec.stride)}, "
+                          f"pads={pairs_text(c.pre_pad or tuple((0, 0) for _ in spec.axes))}, counted={pairs_text(c.count)})")
+            return Rendering(("import keras",), expression, tuple(definitions))
+        if c.pre_pad is not None:
+            pad_layers, custom = self._pad_layers(c.pre_pad, c.pad_mode)
+            layers.extend(pad_layers)
+            if custom:
+                definitions.append(_PAD)
+        layers.append(self._layer(spec, c, ch))
+        if c.post_crop is not None:
+            layers.append(f"keras.layers.Cropping{spec.ndim}D({_keras_pads(c.post_crop)})")
+        if c.divisor is not None:
+            layers.append(f"keras.layers.Rescaling({spec.window} / {c.divisor})")
+        expression = layers[0] if len(layers) == 1 else f"keras.Sequential([{', '.join(layers)}])"
+        tail = self._tail(spec, ch)
+        return Rendering(("import keras",), expression, tuple(definitions), tail)
+
+    def _tail(self, spec: LayerSpec, ch: Channels) -> str:
+        if spec.op not in ("conv", "conv_transpose"):
+            return ""
+        shape = ", ".join(["None"] * (spec.ndim + 1) + [str(ch.in_channels)])
+        return f"layer.build(({shape}))\n\n\n" + _SET_WEIGHTS
+
+    def render_dynamic(self, spec: LayerSpec, c: Construction, ch: Channels, call: SourceCall) -> Optional[Rendering]:
+        from .torch import _spec_call
+
+        native = self._layer(spec, c, ch)
+        base = native.partition("(")[0]
+        cls = f"{base.removeprefix('keras.layers.')}{call.framework.capitalize()}Pads"
+        spec_call = _spec_call(call, "tuple(x.shape[1:-1])")
+        if spec.op == "avg_pool":
+            body = (f"spec = {spec_call}\n"
+                    "        width = [(0, 0), *spec.pads_to_apply, (0, 0)]\n"
+                    "        sums = super().call(keras.ops.pad(x, width))\n"
+                    "        if spec.divisor is not None:\n"
+                    "            return sums * (spec.window / spec.divisor)\n"
+                    "        mask = keras.ops.ones((1, *x.shape[1:-1], 1), dtype=x.dtype)\n"
+                    "        mask = keras.ops.pad(mask, [(0, 0), *spec.counted, (0, 0)], constant_values=1.0)\n"
+                    "        rest = [(p - c, q - e) for (p, q), (c, e) in zip(spec.pads_to_apply, spec.counted)]\n"
+                    "        return sums / super().call(keras.ops.pad(mask, [(0, 0), *rest, (0, 0)]))")
+        else:
+            value = "float('-inf')" if spec.op == "max_pool" else "0.0"
+            pad = (f"Pad(pads, mode={spec.pad_mode!r})(x)" if spec.op == "conv" and spec.pad_mode != "zeros"
+                   else f"keras.ops.pad(x, [(0, 0), *pads, (0, 0)], constant_values={value})")
+            body = f"pads = {spec_call}.pads_to_apply\n        return super().call({pad})"
+        definition = (
+            f"class {cls}({base}):\n"
+            f'    """{base.removeprefix("keras.layers.")} that pads every input the way {call.framework} does, '
+            f'whatever its size\n    (the pads come from convgeom for each input size; spatial sizes must be '
+            f'known when it is called)."""\n\n'
+            f"    def call(self, x):\n        {body}\n"
+        )
+        definitions = ([_PAD] if spec.op == "conv" and spec.pad_mode != "zeros" else []) + [definition]
+        return Rendering(("import keras", "", "import convgeom"), f"{cls}({native.partition('(')[2]}",
+                         tuple(definitions), self._tail(spec, ch))
+
+    # ----- weights -----------------------------------------------------------------------
+    def to_torch_layout(self, kernel: np.ndarray, op: str, groups: int) -> np.ndarray:
+        import numpy as np
+
+        d = kernel.ndim - 2
+        if op == "conv":  # (*k, I/g, O) -> (O, I/g, *k)
+            return np.ascontiguousarray(np.moveaxis(kernel, (-1, -2), (0, 1)))
+        if op == "conv_transpose":  # (*k, O, I) -> (I, O, *k)
+            return np.ascontiguousarray(np.moveaxis(kernel, (-1, -2), (0, 1)))
+        # depthwise (*k, I, M) -> (I*M, 1, *k)
+        spatial = kernel.shape[:d]
+        moved = np.moveaxis(kernel, (-2, -1), (0, 1))  # (I, M, *k)
+        return np.ascontiguousarray(moved.reshape(-1, 1, *spatial))
+
+    def from_torch_layout(self, kernel: np.ndarray, op: str, groups: int) -> np.ndarray:
+        import numpy as np
+
+        if op in ("conv", "conv_transpose"):
+            return np.ascontiguousarray(np.moveaxis(kernel, (0, 1), (-1, -2)))
+        spatial = kernel.shape[2:]
+        moved = kernel.reshape(groups, -1, *spatial)  # (I, M, *k)
+        return np.ascontiguousarray(np.moveaxis(moved, (0, 1), (-2, -1)))
+
+
+    # ----- running -----------------------------------------------------------------------
+    def run_source(self, call: SourceCall, x: np.ndarray, kernel: Optional[np.ndarray],
+                   bias: Optional[np.ndarray], ch: Channels) -> np.ndarray:
+        keras = require("keras")
+        kw, d = call.kwargs, x.ndim - 2
+        padding = kw.get("padding", "valid")
+        if call.op in ("conv", "conv_transpose"):
+            options: dict[str, Any] = {"strides": kw.get("stride", 1), "padding": padding,
+                                       "dilation_rate": kw.get("dilation", 1), "use_bias": bias is not None}
+            if call.op == "conv":
+                layer = getattr(keras.layers, f"Conv{d}D")(ch.out_channels, kw["kernel"],
+                                                           groups=kw.get("groups", 1), **options)
+            else:
+                layer = getattr(keras.layers, f"Conv{d}DTranspose")(
+                    ch.out_channels, kw["kernel"], output_padding=kw.get("output_padding"), **options)
+            layer.build((None, *x.shape[2:], ch.in_channels))
+            layer.set_weights([kernel] if bias is None else [kernel, bias])
+        else:
+            kind = "MaxPooling" if call.op == "max_pool" else "AveragePooling"
+            layer = getattr(keras.layers, f"{kind}{d}D")(kw["kernel"], strides=kw.get("stride"), padding=padding)
+        return self.from_native(keras.ops.convert_to_numpy(layer(self.to_native(x))))
+
+    def run_code(self, code: str, x: np.ndarray, kernel: Optional[np.ndarray],
+                 bias: Optional[np.ndarray]) -> np.ndarray:
+        keras = require("keras")
+        names = execute(code)
+        if kernel is not None:
+            names["set_weights"](kernel, bias)
+        return self.from_native(keras.ops.convert_to_numpy(names["layer"](self.to_native(x))))
+
+
+_SET_WEIGHTS = '''def set_weights(kernel, bias=None):
+    """Load NumPy weights in Keras' layout (convgeom.port_weights(..., target="tensorflow"))."""
+    layer.set_weights([kernel] if bias is None else [kernel, bias])'''
+
+_PAD = '''class Pad(keras.layers.Layer):
+    """Pads the spatial axes of channels-last input: a constant `value`, or 'reflect',
+    'replicate', 'circular' as PyTorch's F.pad does (gathered with keras.ops.take, which every
+    backend implements alike)."""
+
+    def __init__(self, pads, mode="constant", value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.pads, self.mode, self.value = [tuple(p) for p in pads], mode, value
+
+    def call(self, x):
+        if self.mode == "constant":
+            return keras.ops.pad(x, [(0, 0), *self.pads, (0, 0)], constant_values=self.value)
+        for axis, (before, after) in enumerate(self.pads, start=1):
+            n = x.shape[axis]
+            if self.mode == "reflect":
+                index = [*range(before, 0, -1), *range(n), *range(n - 2, n - 2 - after, -1)]
+            elif self.mode == "replicate":
+                index = [0] * before + list(range(n)) + [n - 1] * after
+            else:  # circular
+                index = [*range(n - before, n), *range(n), *range(after)]
+            x = keras.ops.take(x, index, axis=axis)
+        return x
+
+    def compute_output_shape(self, shape):
+        spatial = [None if n is None else n + b + a for n, (b, a) in zip(shape[1:-1], self.pads)]
+        return (shape[0], *spatial, shape[-1])'''
+
+_AVG_COUNTED = '''class AvgPoolCounted(keras.layers.Layer):
+    """Average pooling whose divisor counts the taps on the input and on the `counted` padding:
+    window sums of the zero-padded input over window sums of a mask that is 1 on counted cells
+    (the same 'valid' pool divides both by its window size)."""
+
+    def __init__(self, pool_size, strides, pads, counted, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size, self.strides, self.pads, self.counted = pool_size, strides, pads, counted
+
+    def call(self, x):
+        mask = keras.ops.ones((1, *x.shape[1:-1], 1), dtype=x.dtype)
+        mask = keras.ops.pad(mask, [(0, 0), *self.counted, (0, 0)], constant_values=1.0)
+        rest = [(p - c, q - e) for (p, q), (c, e) in zip(self.pads, self.counted)]
+        mask = keras.ops.pad(mask, [(0, 0), *rest, (0, 0)])
+        x = keras.ops.pad(x, [(0, 0), *self.pads, (0, 0)])
+        sums = keras.ops.average_pool(x, self.pool_size, self.strides, "valid")
+        return sums / keras.ops.average_pool(mask, self.pool_size, self.strides, "valid")'''
