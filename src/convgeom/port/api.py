@@ -93,22 +93,27 @@ def port(
     'conv_transpose', 'max_pool', 'avg_pool'), with the source's parameters as
     ``convgeom.<op>(..., framework=source)`` takes them. Raises :class:`GeometryError` when the
     source refuses the layer and :class:`PortError` when no target construction is exact."""
+    call = source_layer(op, source=source, kernel=kernel, stride=stride, padding=padding, dilation=dilation,
+                        groups=groups, output_padding=output_padding, output_size=output_size, ceil_mode=ceil_mode,
+                        count_include_pad=count_include_pad, divisor=divisor, padding_mode=padding_mode)
+    return _port(call, call.geometry(_sizes(input)), target, in_channels, out_channels, bias)
+
+
+def source_layer(op: str, *, source: str, **params: Any) -> SourceCall:
+    """The source layer's engine call: ``op`` and the parameters given (None: not given),
+    checked against what ``convgeom.<op>`` takes."""
     op = op.replace("-", "_")
     if op not in PORTABLE_OPS:
         raise GeometryError(f"cannot port {op!r}", fix="port one of " + ", ".join(PORTABLE_OPS))
-    given = {"kernel": kernel, "stride": stride, "padding": padding, "dilation": dilation, "groups": groups,
-             "output_padding": output_padding, "output_size": output_size, "ceil_mode": ceil_mode,
-             "count_include_pad": count_include_pad, "divisor": divisor, "padding_mode": padding_mode}
     accepted = inspect.signature(OPS[op]).parameters
-    params = {}
-    for name, value in given.items():
+    given = {}
+    for name, value in params.items():
         if value is None:
             continue
-        if name not in accepted:
+        if name not in accepted or name in ("input", "framework"):
             raise GeometryError(f"{name} does not apply to {op}", fix=f"drop {name}")
-        params[name] = tuple(value) if isinstance(value, list) else value
-    call = SourceCall(op, canonical_framework(source), tuple(sorted(params.items())))
-    return _port(call, call.geometry(_sizes(input)), target, in_channels, out_channels, bias)
+        given[name] = tuple(value) if isinstance(value, list) else value
+    return SourceCall(op, canonical_framework(source), tuple(sorted(given.items())))
 
 
 def port_geometry(geometry: LayerGeometry, target: str, *, in_channels: Optional[int] = None,
@@ -200,7 +205,7 @@ def _port(call: SourceCall, g: LayerGeometry, target: str, in_channels: Optional
     spec = describe(g)
     emitter = get_emitter(target)
     ch, notes = _channels(spec, in_channels, out_channels, bias)
-    reason = emitter.unsupported(spec, ch)
+    reason = emitter.unsupported(spec, ch) or _empty_windows(spec, get_emitter(call.framework), emitter)
     if reason:
         raise PortError(f"cannot port this {get_dialect(call.framework).label} {spec.op} to {emitter.label}: {reason}",
                         fix="port to another framework, or change the layer")
@@ -213,8 +218,9 @@ def _port(call: SourceCall, g: LayerGeometry, target: str, in_channels: Optional
     source_emitter = get_emitter(call.framework)
     notes = [*g.notes, *_construction_notes(spec, c, emitter), *notes]
     if not rule.all:
-        notes.append(f"the {call.framework} padding depends on the input size: this code is exact for {rule} "
-                     f"(ported for input {spec.input})"
+        notes.append(f"the {get_dialect(call.framework).label} padding depends on the input size: this code is "
+                     f"exact for {rule} (n0, n1, ...: the input sizes along the spatial axes; ported for input "
+                     f"{spec.input})"
                      + ("; dynamic_code pads every input as the source does" if dynamic else
                         f"; {emitter.label} graphs here have fixed pads: port once per input size"))
     if source_emitter.channels_last != emitter.channels_last:
@@ -228,6 +234,13 @@ def _port(call: SourceCall, g: LayerGeometry, target: str, in_channels: Optional
     return Ported(spec.op, call.framework, emitter.framework, rendering.code, rendering.expression, str(rule),
                   rule, tuple(notes), spec, emitter.layout(spec.ndim), weights,
                   dynamic.code if dynamic else None, call, ch)
+
+
+def _empty_windows(spec: LayerSpec, source: Emitter, target: Emitter) -> Optional[str]:
+    if spec.op != "max_pool" or source.empty_max_window == target.empty_max_window or not spec.has_empty_window:
+        return None
+    return (f"some windows read only padding: {source.label} returns {source.empty_max_window} there, "
+            f"{target.label} {target.empty_max_window}; every other output agrees")
 
 
 def _construction_notes(spec: LayerSpec, c: Construction, emitter: Emitter) -> list[str]:

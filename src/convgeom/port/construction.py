@@ -16,7 +16,7 @@ from typing import Any, Optional
 from ..errors import GeometryError
 from ..explanation import OPS
 from ..geometry import LayerGeometry
-from .spec import LayerSpec, Pads, combine, crop, describe, with_divisor
+from .spec import LayerSpec, Pads, combine, crop, describe, subsample, with_divisor, zero_inserted
 
 Sizes = tuple[int, ...]
 
@@ -62,7 +62,12 @@ class Construction:
     post_crop: Optional[Pads] = None
     divisor: Optional[int] = None
     count: Optional[Pads] = None
-    #: free-form label the emitter uses to pick its rendering (e.g. 'depthwise')
+    #: keep every s-th output cell (a stride-1 native layer made strided)
+    subsample: Optional[tuple[int, ...]] = None
+    #: transposed convolution: (s - 1) zeros between input cells and extra zeros at the end,
+    #: per axis ``(s, extra)``, before a stride-1 native layer
+    zero_insert: Optional[tuple[tuple[int, int], ...]] = None
+    #: free-form label the emitter uses to pick its rendering (e.g. 'grouped')
     variant: str = ""
     notes: tuple[str, ...] = field(default=(), compare=False)
 
@@ -73,11 +78,17 @@ class Construction:
     def geometry(self, input: Sizes) -> LayerGeometry:
         """The engine's view of the native layer on the (pre-padded) input."""
         padded = input if self.pre_pad is None else tuple(n + b + a for n, (b, a) in zip(input, self.pre_pad))
+        if self.zero_insert is not None:
+            padded = tuple((n - 1) * s + 1 + x for n, (s, x) in zip(padded, self.zero_insert))
         return _engine(self.op, padded, self.kwargs, self.framework)
 
     def spec(self, input: Sizes) -> LayerSpec:
         """What the whole construction computes on ``input``."""
         inner = describe(self.geometry(input))
+        if self.zero_insert is not None:
+            inner = zero_inserted(inner, tuple(s for s, _ in self.zero_insert), tuple(x for _, x in self.zero_insert))
+        if self.subsample is not None:
+            inner = subsample(inner, self.subsample)
         if self.pre_pad is not None:
             inner = combine(self.pre_pad, inner, self.pad_mode)
         if self.post_crop is not None:

@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
-from ..arithmetic import window_starts
+from ..arithmetic import ceil_div, effective_kernel, window_starts
 from ..errors import GeometryError
 from ..geometry import LayerGeometry
 
@@ -125,6 +125,17 @@ class LayerSpec:
     def needs_padding(self) -> bool:
         return any(b != 0 or a > 0 for b, a in self.pads)
 
+    @property
+    def has_empty_window(self) -> bool:
+        """Some window reads no input cell (only padding): on some axis all its taps miss
+        ``[0, n)``. A max pool returns its framework's identity there (-inf, or float32's
+        lowest in ONNX Runtime)."""
+        for a in self.axes:
+            for start in window_starts(a.output, a.stride, a.pad_before):
+                if not any(0 <= start + j * a.dilation < a.input for j in range(a.kernel)):
+                    return True
+        return False
+
     def describe(self) -> str:
         """Short human form, e.g. ``pads ((0, 1), (0, 1)), output (112, 112)``."""
         if self.op == "conv_transpose":
@@ -202,6 +213,31 @@ def crop(inner: LayerSpec, post: Pads) -> LayerSpec:
     axes = tuple(
         replace(ax, output=ax.output - b - a, pad_before=ax.pad_before + b, pad_after=ax.pad_after + a)
         for (b, a), ax in zip(post, inner.axes)
+    )
+    return replace(inner, axes=axes)
+
+
+def subsample(inner: LayerSpec, strides: tuple[int, ...]) -> LayerSpec:
+    """The spec of a stride-1 windowed layer ``inner`` whose output keeps every ``s``-th cell
+    from the first: window ``m`` is the inner window ``m*s``, so the layer has stride ``s``."""
+    axes = []
+    for a, s in zip(inner.axes, strides):
+        output = ceil_div(a.output, s)
+        last_start = window_starts(output, s * a.stride, a.pad_before)[-1]
+        read_after = last_start + effective_kernel(a.kernel, a.dilation) - a.input
+        axes.append(replace(a, stride=s * a.stride, output=output, pad_after=read_after,
+                            declared_after=a.declared_after))
+    return _clip_counted(replace(inner, axes=tuple(axes)))
+
+
+def zero_inserted(inner: LayerSpec, strides: tuple[int, ...], extra: tuple[int, ...]) -> LayerSpec:
+    """The spec of a stride-1 transposed convolution ``inner`` run on an input with ``s - 1``
+    zeros between cells and ``extra`` zeros at the end: a transposed convolution of stride
+    ``s`` whose output has ``extra`` more cells at the end (zeros plus bias, as output_padding
+    adds)."""
+    axes = tuple(
+        replace(a, input=(a.input - 1 - x) // s + 1, stride=s, pad_after=a.pad_after - x)
+        for a, s, x in zip(inner.axes, strides, extra)
     )
     return replace(inner, axes=axes)
 

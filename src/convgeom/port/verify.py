@@ -27,12 +27,15 @@ class Verification:
 
 def relative_error(ours: np.ndarray, ref: np.ndarray) -> float:
     """``max |ours - ref| / max |ref|`` over finite values; equal infinities (max-pool windows
-    that read only padding) are equal; a shape mismatch is an infinite error."""
+    that read only padding) and NaNs on both sides (an average over no counted cell, 0/0) are
+    equal; a shape mismatch or a NaN on one side only is an infinite error."""
     import numpy as np
 
     if ours.shape != ref.shape:
         return float("inf")
-    same = ours == ref
+    if (np.isnan(ours) != np.isnan(ref)).any():
+        return float("inf")
+    same = (ours == ref) | np.isnan(ref)
     a = np.where(same, 0.0, ours.astype(np.float64))
     b = np.where(same, 0.0, ref.astype(np.float64))
     scale = float(np.abs(np.where(np.isfinite(b), b, 0.0)).max(initial=0.0))

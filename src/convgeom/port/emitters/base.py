@@ -84,6 +84,8 @@ class Emitter:
     channels_last = False
     #: the native padding argument meaning "no padding"
     no_padding: Any = 0
+    #: what a max pool returns for a window that reads only padding
+    empty_max_window = "-inf"
 
     def layout(self, ndim: int) -> str:
         """Activation layout, e.g. 'NCHW' or 'NHWC'."""
@@ -202,10 +204,14 @@ def require(module: str) -> Any:
     import importlib
 
     try:
+        if module == "keras":  # picks an installed backend when none is configured
+            from ...tracing.keras_frontend import _import_keras
+
+            return _import_keras()
         return importlib.import_module(module)
-    except ImportError:
+    except ImportError as err:
         extra = _EXTRAS.get(module, module)
-        raise GeometryError(f"running this needs {module.split('.')[0]}",
+        raise GeometryError(f"running this needs {module.split('.')[0]} ({err})",
                             fix=f"pip install 'convgeom[{extra}]'") from None
 
 

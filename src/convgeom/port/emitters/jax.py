@@ -180,11 +180,21 @@ class JaxEmitter(Emitter):
     # ----- running -----------------------------------------------------------------------
     def run_source(self, call: SourceCall, x: np.ndarray, kernel: Optional[np.ndarray],
                    bias: Optional[np.ndarray], ch: Channels) -> np.ndarray:
+        jax = require("jax")
+        d = x.ndim - 2
+
+        def forward(xs: Any, w: Any, b: Any) -> Any:  # one jit: one XLA compilation per layer
+            return self._source_lax(call, d, xs, w, b)
+
+        y = jax.jit(forward)(self.to_native(x), kernel, bias)
+        return self.from_native(y)
+
+    def _source_lax(self, call: SourceCall, d: int, xs: Any, kernel: Any, bias: Any) -> Any:
+        """The source layer with lax's own padding arguments (strings, pairs, raw pads)."""
         import numpy as np
 
         jnp, lax = require("jax.numpy"), require("jax.lax")
-        kw, d = call.kwargs, x.ndim - 2
-        xs = jnp.asarray(self.to_native(x))
+        kw = call.kwargs
         stride = per_axis_values(call, "stride", d, None)
         if stride[0] is None:
             stride = per_axis_values(call, "kernel", d, 1)
@@ -192,14 +202,13 @@ class JaxEmitter(Emitter):
         padding = _lax_padding(kw.get("padding", 0), d)
         dims = ("N" + "DHW"[3 - d:] + "C", "DHW"[3 - d:] + "IO", "N" + "DHW"[3 - d:] + "C")
         if call.op == "conv":
-            y = lax.conv_general_dilated(xs, jnp.asarray(kernel), stride, padding, rhs_dilation=dilation,
+            y = lax.conv_general_dilated(xs, kernel, stride, padding, rhs_dilation=dilation,
                                          dimension_numbers=dims, feature_group_count=kw.get("groups", 1))
         elif call.op == "conv_transpose":
             if isinstance(padding, str) and kw.get("groups", 1) == 1:
-                y = lax.conv_transpose(xs, jnp.asarray(kernel), stride, padding, rhs_dilation=dilation,
-                                       dimension_numbers=dims)
+                y = lax.conv_transpose(xs, kernel, stride, padding, rhs_dilation=dilation, dimension_numbers=dims)
             else:  # pads on the stride-dilated input, what lax.conv_transpose passes on
-                y = lax.conv_general_dilated(xs, jnp.asarray(kernel), (1,) * d, padding, lhs_dilation=stride,
+                y = lax.conv_general_dilated(xs, kernel, (1,) * d, padding, lhs_dilation=stride,
                                              rhs_dilation=dilation, dimension_numbers=dims,
                                              feature_group_count=kw.get("groups", 1))
         else:
@@ -207,25 +216,20 @@ class JaxEmitter(Emitter):
             strides, dil = (1, *stride, 1), (1, *dilation, 1)
             full = padding if isinstance(padding, str) else ((0, 0), *padding, (0, 0))
             if call.op == "max_pool":
-                return self.from_native(lax.reduce_window(xs, -jnp.inf, lax.max, window, strides, full,
-                                                          window_dilation=dil))
+                return lax.reduce_window(xs, -jnp.inf, lax.max, window, strides, full, window_dilation=dil)
             sums = lax.reduce_window(xs, 0.0, lax.add, window, strides, full, window_dilation=dil)
             if kw.get("count_include_pad", True) is not False:
-                return self.from_native(sums / float(np.prod(window)))
-            ones = jnp.ones((1, *x.shape[2:], 1), xs.dtype)
-            return self.from_native(sums / lax.reduce_window(ones, 0.0, lax.add, window, strides, full,
-                                                             window_dilation=dil))
-        if bias is not None:
-            y = y + jnp.asarray(bias)
-        return self.from_native(y)
+                return sums / float(np.prod(window))
+            ones = jnp.ones((1, *xs.shape[1:-1], 1), xs.dtype)
+            return sums / lax.reduce_window(ones, 0.0, lax.add, window, strides, full, window_dilation=dil)
+        return y if bias is None else y + bias
 
     def run_code(self, code: str, x: np.ndarray, kernel: Optional[np.ndarray],
                  bias: Optional[np.ndarray]) -> np.ndarray:
-        jnp = require("jax.numpy")
-        layer = execute(code)["layer"]
-        xs = jnp.asarray(self.to_native(x))
-        y = layer(xs) if kernel is None else layer(xs, jnp.asarray(kernel), None if bias is None else jnp.asarray(bias))
-        return self.from_native(y)
+        jax = require("jax")
+        layer = jax.jit(execute(code)["layer"])
+        xs = self.to_native(x)
+        return self.from_native(layer(xs) if kernel is None else layer(xs, kernel, bias))
 
 
 def _lax_padding(padding: Any, d: int) -> Any:

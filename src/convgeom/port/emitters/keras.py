@@ -7,6 +7,7 @@ base_conv.py``, ``base_conv_transpose.py``, ``base_depthwise_conv.py``); explici
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..construction import Construction, SourceCall
@@ -34,18 +35,39 @@ class KerasEmitter(Emitter):
             yield from self._transposed(spec)
             return
         modes = ["same", "valid"] + (["causal"] if spec.op == "conv" and spec.ndim == 1 else [])
+        if spec.op == "avg_pool" and not (all(s == 1 for s in spec.stride) and all(b == a for b, a in spec.pads)):
+            # Keras on the torch backend pads an asymmetric 'same' average pool with replicated
+            # edge cells and counts them (keras/src/backend/torch/nn.py _apply_same_padding);
+            # TensorFlow and JAX do not: write code that is exact on every backend
+            modes.remove("same")
         for mode in modes:
             yield self.make(spec, {"padding": mode})
 
     def _transposed(self, spec: LayerSpec) -> Iterator[Construction]:
         """'same' and 'valid' as Keras computes them; then 'valid' with ``output_padding``
-        (``< stride``: the only way to add cells) and ``Cropping*D`` for the rest."""
-        yield self.make(spec, {"padding": "same"})
-        yield self.make(spec, {"padding": "valid"})
+        (``< stride``: the only way to add cells) and ``Cropping*D`` for the rest; then, where
+        Keras refuses stride with dilation or the cells to add reach the stride, zeros inserted
+        between the input cells (``s - 1``, plus the cells to add at the end) before a stride-1
+        layer: the definition of a strided transposed convolution."""
+        variant = "grouped" if spec.groups > 1 else ""
+        yield self.make(spec, {"padding": "same"}, variant=variant)
+        yield self.make(spec, {"padding": "valid"}, variant=variant)
         extra = tuple(max(0, -a.pad_after) for a in spec.axes)
         crop = tuple((a.pad_before, a.pad_after + x) for a, x in zip(spec.axes, extra))
-        yield self.make(spec, {"padding": "valid", "output_padding": extra},
-                        post_crop=crop if any(c != (0, 0) for c in crop) else None)
+        post = crop if any(c != (0, 0) for c in crop) else None
+        yield self.make(spec, {"padding": "valid", "output_padding": extra}, post_crop=post, variant=variant)
+        ones = tuple(1 for _ in spec.axes)
+        yield self.make(spec, {"padding": "valid", "output_padding": tuple(0 for _ in spec.axes), "stride": ones},
+                        zero_insert=tuple(zip(spec.stride, extra)), post_crop=post, variant=variant)
+
+    def explicit_candidates(self, spec: LayerSpec) -> Iterator[Construction]:
+        """The shared explicit constructions; a convolution with stride and dilation (which
+        Keras refuses together) also as a stride-1 dilated layer keeping every s-th output."""
+        yield from super().explicit_candidates(spec)
+        if spec.op == "conv" and max(spec.stride) > 1 and max(spec.dilation) > 1:
+            ones = tuple(1 for _ in spec.axes)
+            for c in super().explicit_candidates(spec):
+                yield replace(c, native=tuple(sorted({**c.kwargs, "stride": ones}.items())), subsample=spec.stride)
 
     def unsupported(self, spec: LayerSpec, ch: Channels) -> Optional[str]:
         if spec.op in ("max_pool", "avg_pool") and any(d > 1 for d in spec.dilation):
@@ -53,10 +75,6 @@ class KerasEmitter(Emitter):
             return (f"Keras {kind}{spec.ndim}D has no dilation: the closest layer, pool_size "
                     f"{compact(spec.kernel)} without dilation, pools {compact(spec.kernel)} adjacent cells instead "
                     f"of cells {compact(spec.dilation)} apart, a different result wherever neighbouring values differ")
-        if spec.op == "conv_transpose" and spec.groups > 1:
-            return (f"Keras Conv{spec.ndim}DTranspose has no groups: one layer would connect every input channel "
-                    f"to every output channel instead of {spec.groups} separate groups (split the channels into "
-                    f"{spec.groups} layers and concatenate, or port to another framework)")
         return None
 
     # ----- code --------------------------------------------------------------------------
@@ -72,7 +90,7 @@ class KerasEmitter(Emitter):
         if spec.op in ("conv", "conv_transpose"):
             name = cls or (f"keras.layers.Conv{d}D" if spec.op == "conv" else f"keras.layers.Conv{d}DTranspose")
             args.extend([str(ch.out_channels), compact(spec.kernel)])
-            opt("strides", compact(spec.stride), "1")
+            opt("strides", compact(kw.get("stride", spec.stride)), "1")
             opt("padding", padding, "'valid'")
             if kw.get("output_padding") is not None:
                 args.append(f"output_padding={compact(kw['output_padding'])}")
@@ -118,20 +136,35 @@ class KerasEmitter(Emitter):
             layers.extend(pad_layers)
             if custom:
                 definitions.append(_PAD)
-        layers.append(self._layer(spec, c, ch))
+        if c.zero_insert is not None:
+            definitions.append(_ZERO_INSERT)
+            layers.append(f"ZeroInsert({tuple(s for s, _ in c.zero_insert)}, extra={tuple(x for _, x in c.zero_insert)})")
+        main = len(layers)
+        if c.variant == "grouped":
+            definitions.append(_GROUPED.replace("CLASS", f"GroupedConv{spec.ndim}DTranspose")
+                               .replace("LAYER", f"Conv{spec.ndim}DTranspose"))
+            layers.append(self._layer(spec, c, ch, f"GroupedConv{spec.ndim}DTranspose").replace("(", f"({spec.groups}, ", 1))
+        else:
+            layers.append(self._layer(spec, c, ch))
+        if c.subsample is not None:
+            definitions.append(_SUBSAMPLE)
+            layers.append(f"Subsample({tuple(c.subsample)})")
         if c.post_crop is not None:
             layers.append(f"keras.layers.Cropping{spec.ndim}D({_keras_pads(c.post_crop)})")
         if c.divisor is not None:
             layers.append(f"keras.layers.Rescaling({spec.window} / {c.divisor})")
         expression = layers[0] if len(layers) == 1 else f"keras.Sequential([{', '.join(layers)}])"
-        tail = self._tail(spec, ch)
-        return Rendering(("import keras",), expression, tuple(definitions), tail)
+        weighted = "layer" if len(layers) == 1 else f"layer.layers[{main}]"
+        return Rendering(("import keras",), expression, tuple(definitions),
+                         self._tail(spec, ch, weighted, grouped=c.variant == "grouped"))
 
-    def _tail(self, spec: LayerSpec, ch: Channels) -> str:
+    def _tail(self, spec: LayerSpec, ch: Channels, weighted: str = "layer", grouped: bool = False) -> str:
         if spec.op not in ("conv", "conv_transpose"):
             return ""
         shape = ", ".join(["None"] * (spec.ndim + 1) + [str(ch.in_channels)])
-        return f"layer.build(({shape}))\n\n\n" + _SET_WEIGHTS
+        load = (f"{weighted}.set_group_weights(kernel, bias)" if grouped
+                else f"{weighted}.set_weights([kernel] if bias is None else [kernel, bias])")
+        return f"layer.build(({shape}))\n\n\n" + _SET_WEIGHTS.replace("LOAD", load)
 
     def render_dynamic(self, spec: LayerSpec, c: Construction, ch: Channels, call: SourceCall) -> Optional[Rendering]:
         from .torch import _spec_call
@@ -223,7 +256,69 @@ class KerasEmitter(Emitter):
 
 _SET_WEIGHTS = '''def set_weights(kernel, bias=None):
     """Load NumPy weights in Keras' layout (convgeom.port_weights(..., target="tensorflow"))."""
-    layer.set_weights([kernel] if bias is None else [kernel, bias])'''
+    LOAD'''
+
+_SUBSAMPLE = '''class Subsample(keras.layers.Layer):
+    """Keeps every s-th cell of each spatial axis (channels last), from the first: a stride-1
+    layer followed by this is the strided layer (Keras refuses strides with dilation)."""
+
+    def __init__(self, strides, **kwargs):
+        super().__init__(**kwargs)
+        self.strides = tuple(strides)
+
+    def call(self, x):
+        for axis, s in enumerate(self.strides, start=1):
+            if s > 1:
+                x = keras.ops.take(x, list(range(0, x.shape[axis], s)), axis=axis)
+        return x'''
+
+_ZERO_INSERT = '''class ZeroInsert(keras.layers.Layer):
+    """Puts s - 1 zeros between the cells of each spatial axis (channels last) and `extra`
+    zeros at its end: a stride-1 transposed convolution of this is the strided one, with
+    `extra` more output cells (what output_padding adds)."""
+
+    def __init__(self, strides, extra, **kwargs):
+        super().__init__(**kwargs)
+        self.strides, self.extra = tuple(strides), tuple(extra)
+
+    def call(self, x):
+        for axis, (s, extra) in enumerate(zip(self.strides, self.extra), start=1):
+            n = x.shape[axis]
+            if s > 1:
+                cells = keras.ops.stack([x] + [keras.ops.zeros_like(x)] * (s - 1), axis=axis + 1)
+                shape = list(x.shape)
+                shape[axis] = n * s
+                x = keras.ops.take(keras.ops.reshape(cells, [-1 if v is None else v for v in shape]),
+                                   list(range((n - 1) * s + 1)), axis=axis)
+            if extra:
+                width = [(0, 0)] * len(x.shape)
+                width[axis] = (0, extra)
+                x = keras.ops.pad(x, width)
+        return x'''
+
+_GROUPED = '''class CLASS(keras.layers.Layer):
+    """LAYER with groups (Keras has none): one layer per group of input channels, outputs
+    concatenated. The kernel is (*kernel_size, filters/groups, in_channels)."""
+
+    def __init__(self, groups, filters, *args, **kwargs):
+        super().__init__()
+        self.groups = groups
+        self.convs = [keras.layers.LAYER(filters // groups, *args, **kwargs) for _ in range(groups)]
+
+    def build(self, input_shape):
+        for conv in self.convs:
+            conv.build((*input_shape[:-1], input_shape[-1] // self.groups))
+
+    def call(self, x):
+        step = x.shape[-1] // self.groups
+        return keras.ops.concatenate([conv(x[..., g * step:(g + 1) * step]) for g, conv in enumerate(self.convs)],
+                                     axis=-1)
+
+    def set_group_weights(self, kernel, bias=None):
+        step, out = kernel.shape[-1] // self.groups, kernel.shape[-2]
+        for g, conv in enumerate(self.convs):
+            weights = [kernel[..., g * step:(g + 1) * step]]
+            conv.set_weights(weights if bias is None else weights + [bias[g * out:(g + 1) * out]])'''
 
 _PAD = '''class Pad(keras.layers.Layer):
     """Pads the spatial axes of channels-last input: a constant `value`, or 'reflect',

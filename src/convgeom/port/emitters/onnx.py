@@ -56,6 +56,8 @@ class _Graph:
 class OnnxEmitter(Emitter):
     framework = "onnx"
     label = "ONNX"
+    #: ONNX Runtime's MaxPool starts from std::numeric_limits<float>::lowest() (measured)
+    empty_max_window = "-3.4028235e+38 (float32's lowest)"
 
     # ----- proposals ---------------------------------------------------------------------
     def native_candidates(self, spec: LayerSpec) -> Iterator[Construction]:
