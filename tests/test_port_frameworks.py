@@ -17,6 +17,8 @@ import random
 from collections import Counter
 
 import pytest
+
+import convgeom
 from _port_harness import (
     FRAMEWORKS,
     TOLERANCE,
@@ -27,8 +29,6 @@ from _port_harness import (
     run_ported,
     tool,
 )
-
-import convgeom
 from convgeom.port.verify import relative_error
 
 PER_SOURCE = int(os.environ.get("CONVGEOM_PORT_CONFIGS", "200"))

@@ -65,8 +65,11 @@ def _padding(rng: random.Random, source: str, op: str, ndim: int, kernel: tuple[
     if source == "tensorflow":
         return rng.choice(["same", "valid"] + (["causal"] if op == "conv" and ndim == 1 else []))
     if source == "jax":
-        if op == "conv_transpose":
-            return rng.choice(["same", "valid"])
+        if op == "conv_transpose":  # strings, or pads on the stride-dilated input (RawPads)
+            from convgeom import RawPads
+
+            raw = RawPads(tuple((rng.randint(0, k + s), rng.randint(0, k + s)) for k, s in zip(kernel, stride)))
+            return rng.choice(["same", "valid", raw])
         return rng.choice(["same", "same_lower", "valid", pairs, pairs])
     strings = ["same", "same_lower", "valid"]
     if op in ("max_pool", "avg_pool"):
@@ -96,8 +99,8 @@ def _draw(rng: random.Random, source: str) -> Config:
         groups = rng.choice((1, 1, 1, 2, 3))
         if source == "tensorflow" and op == "conv_transpose":
             groups = 1
-        if source == "jax" and op == "conv_transpose":
-            groups = 1
+        if source == "jax" and op == "conv_transpose" and isinstance(config["padding"], str):
+            groups = 1  # lax.conv_transpose has no groups; with RawPads it is conv_general_dilated
         config.update(groups=groups, in_channels=groups * rng.randint(1, 2), out_channels=groups * rng.randint(1, 2),
                       bias=rng.random() < 0.8)
     _options(rng, config, source, ndim)
@@ -188,6 +191,8 @@ def to_json(value: Any) -> Any:
 
     if isinstance(value, RawPads):
         return {"raw": to_json(value.pairs)}
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
     if isinstance(value, (tuple, list)):
         return [to_json(v) for v in value]
     return value
@@ -198,6 +203,8 @@ def from_json(value: Any) -> Any:
 
     if isinstance(value, dict) and "raw" in value:
         return RawPads(from_json(value["raw"]))
+    if isinstance(value, dict):
+        return {k: from_json(v) for k, v in value.items()}
     if isinstance(value, list):
         return tuple(from_json(v) for v in value)
     return value

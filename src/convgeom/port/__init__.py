@@ -14,7 +14,7 @@ import sys
 import types
 from typing import Any
 
-from .api import Ported, PortError, layer_spec, port, port_geometry, source_call, source_layer
+from .api import Ported, PortError, finding_code, layer_spec, port, port_geometry, source_call, source_layer
 from .exactness import AxisRule, ExactRule
 from .onnx_model import onnx_model
 from .spec import AxisSpec, LayerSpec, describe
@@ -29,6 +29,7 @@ __all__ = [
     "PortError",
     "Ported",
     "describe",
+    "finding_code",
     "layer_spec",
     "onnx_model",
     "port",

@@ -49,6 +49,8 @@ class Ported:
     #: the source layer's engine call and the channels written (for :func:`verify`)
     call: Optional[SourceCall] = field(default=None, compare=False, repr=False)
     channels: Channels = field(default=Channels(), compare=False, repr=False)
+    #: what ``code`` builds, as the engine checked it
+    construction: Optional[Construction] = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -106,6 +108,8 @@ def source_layer(op: str, *, source: str, **params: Any) -> SourceCall:
     if op not in PORTABLE_OPS:
         raise GeometryError(f"cannot port {op!r}", fix="port one of " + ", ".join(PORTABLE_OPS))
     accepted = inspect.signature(OPS[op]).parameters
+    if params.get("padding") is None:  # "no padding" in the source's own words ('valid' for Keras)
+        params["padding"] = get_emitter(source).no_padding
     given = {}
     for name, value in params.items():
         if value is None:
@@ -121,6 +125,20 @@ def port_geometry(geometry: LayerGeometry, target: str, *, in_channels: Optional
     """:func:`port` for an engine result (``convgeom.conv(..., framework=...)`` and friends, a
     traced layer's geometry): the source is ``geometry.framework``."""
     return _port(source_call(geometry), geometry, target, in_channels, out_channels, bias)
+
+
+def finding_code(geometry: LayerGeometry, *, source: str = "tensorflow", padding: PaddingArg = "same",
+                 in_channels: Optional[int] = None, out_channels: Optional[int] = None) -> str:
+    """One line for a ``convgeom trace`` finding: ``geometry``'s layer (kernel, stride, dilation,
+    groups, input) written in its own framework so that it pads as ``source`` does with
+    ``padding`` (TensorFlow 'same' by default), with the input sizes where that code is exact.
+    Raises :class:`GeometryError` when ``source`` refuses the layer or no code is exact."""
+    groups = geometry.groups if geometry.op in ("conv", "conv_transpose") else None
+    call = source_layer(geometry.op, source=source, kernel=geometry.kernel, stride=geometry.stride,
+                        padding=padding, dilation=geometry.dilation, groups=groups)
+    ported = _port(call, call.geometry(geometry.input), geometry.framework, in_channels, out_channels, True)
+    where = "every input size" if ported.rule.all else f"inputs with {ported.exact_for}"
+    return f"{' '.join(ported.expression.split())} (exact for {where})"
 
 
 def source_call(g: LayerGeometry) -> SourceCall:
@@ -144,7 +162,7 @@ def source_call(g: LayerGeometry) -> SourceCall:
         if g.output_size_requested is not None:
             params["output_size"] = g.output_size_requested
         # the engine reports the output_padding it implies; the call may have left it unset
-        options = [params, {**params, "output_padding": g.output_padding}] if any(g.output_padding) else [params]
+        options = [params, {**params, "output_padding": g.output_padding}]
     for option in options:
         call = SourceCall(g.op, g.framework, tuple(sorted(option.items())))
         try:
@@ -233,7 +251,7 @@ def _port(call: SourceCall, g: LayerGeometry, target: str, in_channels: Optional
         notes.append(f"weights: {weights}")
     return Ported(spec.op, call.framework, emitter.framework, rendering.code, rendering.expression, str(rule),
                   rule, tuple(notes), spec, emitter.layout(spec.ndim), weights,
-                  dynamic.code if dynamic else None, call, ch)
+                  dynamic.code if dynamic else None, call, ch, c)
 
 
 def _empty_windows(spec: LayerSpec, source: Emitter, target: Emitter) -> Optional[str]:

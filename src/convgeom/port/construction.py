@@ -16,7 +16,17 @@ from typing import Any, Optional
 from ..errors import GeometryError
 from ..explanation import OPS
 from ..geometry import LayerGeometry
-from .spec import LayerSpec, Pads, combine, crop, describe, subsample, with_divisor, zero_inserted
+from .spec import (
+    LayerSpec,
+    Pads,
+    combine,
+    crop,
+    describe,
+    padded_input,
+    subsample,
+    with_divisor,
+    zero_inserted,
+)
 
 Sizes = tuple[int, ...]
 
@@ -67,8 +77,6 @@ class Construction:
     #: transposed convolution: (s - 1) zeros between input cells and extra zeros at the end,
     #: per axis ``(s, extra)``, before a stride-1 native layer
     zero_insert: Optional[tuple[tuple[int, int], ...]] = None
-    #: free-form label the emitter uses to pick its rendering (e.g. 'grouped')
-    variant: str = ""
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -89,7 +97,9 @@ class Construction:
             inner = zero_inserted(inner, tuple(s for s, _ in self.zero_insert), tuple(x for _, x in self.zero_insert))
         if self.subsample is not None:
             inner = subsample(inner, self.subsample)
-        if self.pre_pad is not None:
+        if self.pre_pad is not None and self.op == "conv_transpose":
+            inner = padded_input(inner, self.pre_pad)
+        elif self.pre_pad is not None:
             inner = combine(self.pre_pad, inner, self.pad_mode)
         if self.post_crop is not None:
             inner = crop(inner, self.post_crop)

@@ -208,8 +208,23 @@ def combine(outer: Pads, inner: LayerSpec, pad_mode: str = "zeros") -> LayerSpec
     return _clip_counted(replace(inner, axes=tuple(axes)))
 
 
+def padded_input(inner: LayerSpec, pads: Pads) -> LayerSpec:
+    """The spec of a transposed convolution ``inner`` run on an input with ``(b, a)`` zero
+    cells added per axis: each zero cell adds ``s`` cells of the full output that only the
+    bias reaches, so this is the unpadded layer with its crop reduced by ``b*s`` / ``a*s``."""
+    axes = tuple(
+        replace(ax, input=ax.input - b - a, pad_before=ax.pad_before - b * ax.stride,
+                pad_after=ax.pad_after - a * ax.stride)
+        for (b, a), ax in zip(pads, inner.axes)
+    )
+    return replace(inner, axes=axes)
+
+
 def crop(inner: LayerSpec, post: Pads) -> LayerSpec:
-    """The spec of a transposed convolution ``inner`` whose output is then cropped by ``post``."""
+    """The spec of a transposed convolution ``inner`` whose output is then cropped by ``post``
+    (a crop cannot add cells: padding after the layer would lack the bias)."""
+    if any(v < 0 for p in post for v in p):
+        raise GeometryError(f"a crop {post} cannot add cells", fix="add them before the layer")
     axes = tuple(
         replace(ax, output=ax.output - b - a, pad_before=ax.pad_before + b, pad_after=ax.pad_after + a)
         for (b, a), ax in zip(post, inner.axes)

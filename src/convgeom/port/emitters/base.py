@@ -11,7 +11,7 @@ framework it is talking to.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from ...errors import GeometryError
@@ -117,10 +117,17 @@ class Emitter:
         an unpadded native layer; for average pooling the divisor is then fixed up to the
         source's (a fixed divisor, or the taps on the input and the counted padding)."""
         if spec.op == "conv_transpose":
+            yield from self._extended(spec)
             return
         options: list[Optional[Pads]] = [spec.pads_to_apply] if spec.needs_padding else [None]
         if spec.declared_pads != spec.pads_to_apply:
             options.insert(0, spec.declared_pads)  # exact at every size when the source's pads are fixed
+        if spec.op in ("max_pool", "avg_pool"):
+            # s - 1 more cells after (-inf, or zeros no divisor counts): floor division then
+            # rounds up as ceil mode does, at every input size
+            ceil_like = tuple((b, a + s - 1) for (b, a), s in zip(spec.source_pads, spec.stride))
+            if ceil_like not in options:
+                options.insert(1, ceil_like)
         mode = {"conv": spec.pad_mode, "max_pool": "-inf"}.get(spec.op, "zeros")
         native = {"padding": self.no_padding}
         for pads in options:
@@ -132,6 +139,25 @@ class Emitter:
                 yield self.make(spec, native, pre_pad=pads, divisor=spec.divisor)
             else:
                 yield self.make(spec, native, pre_pad=pads, count=spec.counted)
+
+    def _extended(self, spec: LayerSpec) -> Iterator[Construction]:
+        """A transposed convolution whose output reaches past the full output (output_padding
+        beyond what the target allows, or JAX pads beyond ``e - 1``): ``ceil(cells / s)`` zero
+        cells before/after the input extend the full output by cells only the bias reaches; an
+        unpadded layer, then a crop."""
+        from ...arithmetic import ceil_div
+
+        extra = tuple((ceil_div(max(0, -a.pad_before), a.stride), ceil_div(max(0, -a.pad_after), a.stride))
+                      for a in spec.axes)
+        probe = self.make(spec, {"padding": self.no_padding}, pre_pad=extra)
+        try:
+            native = probe.geometry(spec.input)
+        except GeometryError:
+            return
+        post = tuple((a.pad_before + xb * a.stride - n.pad_before, a.pad_after + xa * a.stride - n.pad_after)
+                     for a, n, (xb, xa) in zip(spec.axes, native.axes, extra))
+        if all(v >= 0 for p in post for v in p):
+            yield replace(probe, post_crop=post if any(v for p in post for v in p) else None)
 
     def dynamic_construction(self, spec: LayerSpec) -> Optional[Construction]:
         """The construction a dynamic module repeats at run time with the pads of each input

@@ -49,16 +49,15 @@ class KerasEmitter(Emitter):
         Keras refuses stride with dilation or the cells to add reach the stride, zeros inserted
         between the input cells (``s - 1``, plus the cells to add at the end) before a stride-1
         layer: the definition of a strided transposed convolution."""
-        variant = "grouped" if spec.groups > 1 else ""
-        yield self.make(spec, {"padding": "same"}, variant=variant)
-        yield self.make(spec, {"padding": "valid"}, variant=variant)
+        yield self.make(spec, {"padding": "same"})
+        yield self.make(spec, {"padding": "valid"})
         extra = tuple(max(0, -a.pad_after) for a in spec.axes)
         crop = tuple((a.pad_before, a.pad_after + x) for a, x in zip(spec.axes, extra))
         post = crop if any(c != (0, 0) for c in crop) else None
-        yield self.make(spec, {"padding": "valid", "output_padding": extra}, post_crop=post, variant=variant)
+        yield self.make(spec, {"padding": "valid", "output_padding": extra}, post_crop=post)
         ones = tuple(1 for _ in spec.axes)
         yield self.make(spec, {"padding": "valid", "output_padding": tuple(0 for _ in spec.axes), "stride": ones},
-                        zero_insert=tuple(zip(spec.stride, extra)), post_crop=post, variant=variant)
+                        zero_insert=tuple(zip(spec.stride, extra)), post_crop=post)
 
     def explicit_candidates(self, spec: LayerSpec) -> Iterator[Construction]:
         """The shared explicit constructions; a convolution with stride and dilation (which
@@ -140,7 +139,8 @@ class KerasEmitter(Emitter):
             definitions.append(_ZERO_INSERT)
             layers.append(f"ZeroInsert({tuple(s for s, _ in c.zero_insert)}, extra={tuple(x for _, x in c.zero_insert)})")
         main = len(layers)
-        if c.variant == "grouped":
+        grouped = spec.op == "conv_transpose" and spec.groups > 1
+        if grouped:
             definitions.append(_GROUPED.replace("CLASS", f"GroupedConv{spec.ndim}DTranspose")
                                .replace("LAYER", f"Conv{spec.ndim}DTranspose"))
             layers.append(self._layer(spec, c, ch, f"GroupedConv{spec.ndim}DTranspose").replace("(", f"({spec.groups}, ", 1))
@@ -156,7 +156,7 @@ class KerasEmitter(Emitter):
         expression = layers[0] if len(layers) == 1 else f"keras.Sequential([{', '.join(layers)}])"
         weighted = "layer" if len(layers) == 1 else f"layer.layers[{main}]"
         return Rendering(("import keras",), expression, tuple(definitions),
-                         self._tail(spec, ch, weighted, grouped=c.variant == "grouped"))
+                         self._tail(spec, ch, weighted, grouped=grouped))
 
     def _tail(self, spec: LayerSpec, ch: Channels, weighted: str = "layer", grouped: bool = False) -> str:
         if spec.op not in ("conv", "conv_transpose"):
@@ -270,7 +270,11 @@ _SUBSAMPLE = '''class Subsample(keras.layers.Layer):
         for axis, s in enumerate(self.strides, start=1):
             if s > 1:
                 x = keras.ops.take(x, list(range(0, x.shape[axis], s)), axis=axis)
-        return x'''
+        return x
+
+    def compute_output_shape(self, shape):
+        spatial = [None if n is None else (n + s - 1) // s for n, s in zip(shape[1:-1], self.strides)]
+        return (shape[0], *spatial, shape[-1])'''
 
 _ZERO_INSERT = '''class ZeroInsert(keras.layers.Layer):
     """Puts s - 1 zeros between the cells of each spatial axis (channels last) and `extra`
@@ -294,7 +298,12 @@ _ZERO_INSERT = '''class ZeroInsert(keras.layers.Layer):
                 width = [(0, 0)] * len(x.shape)
                 width[axis] = (0, extra)
                 x = keras.ops.pad(x, width)
-        return x'''
+        return x
+
+    def compute_output_shape(self, shape):
+        spatial = [None if n is None else (n - 1) * s + 1 + extra
+                   for n, s, extra in zip(shape[1:-1], self.strides, self.extra)]
+        return (shape[0], *spatial, shape[-1])'''
 
 _GROUPED = '''class CLASS(keras.layers.Layer):
     """LAYER with groups (Keras has none): one layer per group of input channels, outputs
@@ -354,7 +363,10 @@ _AVG_COUNTED = '''class AvgPoolCounted(keras.layers.Layer):
 
     def __init__(self, pool_size, strides, pads, counted, **kwargs):
         super().__init__(**kwargs)
-        self.pool_size, self.strides, self.pads, self.counted = pool_size, strides, pads, counted
+        d = len(pads)
+        self.pool_size = tuple(pool_size) if isinstance(pool_size, (tuple, list)) else (pool_size,) * d
+        self.strides = tuple(strides) if isinstance(strides, (tuple, list)) else (strides,) * d
+        self.pads, self.counted = pads, counted
 
     def call(self, x):
         mask = keras.ops.ones((1, *x.shape[1:-1], 1), dtype=x.dtype)
@@ -363,4 +375,9 @@ _AVG_COUNTED = '''class AvgPoolCounted(keras.layers.Layer):
         mask = keras.ops.pad(mask, [(0, 0), *rest, (0, 0)])
         x = keras.ops.pad(x, [(0, 0), *self.pads, (0, 0)])
         sums = keras.ops.average_pool(x, self.pool_size, self.strides, "valid")
-        return sums / keras.ops.average_pool(mask, self.pool_size, self.strides, "valid")'''
+        return sums / keras.ops.average_pool(mask, self.pool_size, self.strides, "valid")
+
+    def compute_output_shape(self, shape):
+        sizes = zip(shape[1:-1], self.pads, self.pool_size, self.strides)
+        spatial = [None if n is None else (n + b + a - k) // s + 1 for n, (b, a), k, s in sizes]
+        return (shape[0], *spatial, shape[-1])'''

@@ -87,7 +87,7 @@ class TorchEmitter(Emitter):
             padding = kw["padding"]
             opt("padding", repr(padding) if isinstance(padding, str) else compact(padding), "0")
             if spec.op == "conv_transpose":
-                opt("output_padding", compact(kw["output_padding"]), "0")
+                opt("output_padding", compact(kw.get("output_padding", 0)), "0")
             opt("dilation", compact(spec.dilation), "1")
             opt("groups", spec.groups, 1)
             opt("bias", ch.bias, True)
