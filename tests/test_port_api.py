@@ -263,3 +263,14 @@ def test_every_framework_has_one_emitter_and_top_level_names() -> None:
     assert convgeom.port_weights is port_weights
     assert callable(convgeom.port) and convgeom.port(op="conv", source="torch", target="jax", input=5,
                                                       kernel=3).exact_for == "all"
+
+
+def test_finding_code_is_one_line_of_code_that_pads_like_tensorflow() -> None:
+    """What a ``same-padding-differs`` finding about a PyTorch layer ends with."""
+    torch_layer = convgeom.conv((224, 224), 3, 2, 1)
+    line = convgeom.port.finding_code(torch_layer, in_channels=3, out_channels=16)
+    assert line == ("nn.Sequential(nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(3, 16, 3, stride=2)) "
+                    "(exact for inputs with n0 % 2 == 0 and n1 % 2 == 0)")
+    onnx_pool = convgeom.max_pool((9, 9), 3, 2, 1, framework="onnx")
+    line = convgeom.port.finding_code(onnx_pool)
+    assert "\n" not in line and "'auto_pad': 'SAME_UPPER'" in line and line.endswith("(exact for every input size)")

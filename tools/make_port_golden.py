@@ -270,6 +270,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
     if os.environ.get("KERAS_BACKEND") != "tensorflow":
         raise SystemExit("run with KERAS_BACKEND=tensorflow (Keras on TensorFlow is what this records)")
+    # oneDNN, the x86 default where the CPU has it: TensorFlow's reference kernels refuse
+    # dilated transposed convolutions (what convgeom's TensorFlow dialect notes)
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
     import keras
     import tensorflow as tf
 
@@ -283,7 +286,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             records.append(_record(config, args.seed * 100_000 + index * 10_000 + i, target))
         print(f"{source}: {args.per_source} configurations, {time.time() - started:.0f} s", file=sys.stderr)
     payload = {"generator": "tools/make_port_golden.py", "tensorflow": tf.__version__, "keras": keras.__version__,
-               "numpy": np.__version__, "seed": args.seed, "records": records}
+               "numpy": np.__version__, "onednn": os.environ["TF_ENABLE_ONEDNN_OPTS"], "seed": args.seed,
+               "records": records}
     args.out.write_text(json.dumps(payload, separators=(",", ":")) + "\n")
     print(f"wrote {len(records)} records to {args.out}", file=sys.stderr)
     return 0

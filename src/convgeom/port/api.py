@@ -128,15 +128,18 @@ def port_geometry(geometry: LayerGeometry, target: str, *, in_channels: Optional
 
 
 def finding_code(geometry: LayerGeometry, *, source: str = "tensorflow", padding: PaddingArg = "same",
-                 in_channels: Optional[int] = None, out_channels: Optional[int] = None) -> str:
+                 input: Optional[IntOrTuple] = None, in_channels: Optional[int] = None,
+                 out_channels: Optional[int] = None) -> str:
     """One line for a ``convgeom trace`` finding: ``geometry``'s layer (kernel, stride, dilation,
-    groups, input) written in its own framework so that it pads as ``source`` does with
-    ``padding`` (TensorFlow 'same' by default), with the input sizes where that code is exact.
+    groups; ``input``, default ``geometry.input``: pass the size before a folded explicit pad)
+    written in its own framework so that it pads as ``source`` does with ``padding``
+    (TensorFlow 'same' by default), with the input sizes where that code is exact.
     Raises :class:`GeometryError` when ``source`` refuses the layer or no code is exact."""
     groups = geometry.groups if geometry.op in ("conv", "conv_transpose") else None
     call = source_layer(geometry.op, source=source, kernel=geometry.kernel, stride=geometry.stride,
                         padding=padding, dilation=geometry.dilation, groups=groups)
-    ported = _port(call, call.geometry(geometry.input), geometry.framework, in_channels, out_channels, True)
+    sizes = geometry.input if input is None else _sizes(input)
+    ported = _port(call, call.geometry(sizes), geometry.framework, in_channels, out_channels, True)
     where = "every input size" if ported.rule.all else f"inputs with {ported.exact_for}"
     return f"{' '.join(ported.expression.split())} (exact for {where})"
 
@@ -221,9 +224,9 @@ def _choose(spec: LayerSpec, emitter: Emitter, scanner: Scanner) -> tuple[Constr
 def _port(call: SourceCall, g: LayerGeometry, target: str, in_channels: Optional[int],
           out_channels: Optional[int], bias: bool) -> Ported:
     spec = describe(g)
-    emitter = get_emitter(target)
+    emitter, source_emitter = get_emitter(target), get_emitter(call.framework)
     ch, notes = _channels(spec, in_channels, out_channels, bias)
-    reason = emitter.unsupported(spec, ch) or _empty_windows(spec, get_emitter(call.framework), emitter)
+    reason = emitter.unsupported(spec, ch) or _empty_windows(spec, source_emitter, emitter)
     if reason:
         raise PortError(f"cannot port this {get_dialect(call.framework).label} {spec.op} to {emitter.label}: {reason}",
                         fix="port to another framework, or change the layer")
@@ -233,8 +236,8 @@ def _port(call: SourceCall, g: LayerGeometry, target: str, in_channels: Optional
     if not rule.all:
         dc = emitter.dynamic_construction(spec)
         dynamic = emitter.render_dynamic(spec, dc, ch, call) if dc is not None else None
-    source_emitter = get_emitter(call.framework)
-    notes = [*g.notes, *_construction_notes(spec, c, emitter), *notes]
+    notes = [*g.notes, *source_emitter.source_notes(spec), *_construction_notes(spec, c, emitter),
+             *emitter.target_notes(spec, c), *notes]
     if not rule.all:
         notes.append(f"the {get_dialect(call.framework).label} padding depends on the input size: this code is "
                      f"exact for {rule} (n0, n1, ...: the input sizes along the spatial axes; ported for input "

@@ -74,9 +74,9 @@ class Construction:
     count: Optional[Pads] = None
     #: keep every s-th output cell (a stride-1 native layer made strided)
     subsample: Optional[tuple[int, ...]] = None
-    #: transposed convolution: (s - 1) zeros between input cells and extra zeros at the end,
-    #: per axis ``(s, extra)``, before a stride-1 native layer
-    zero_insert: Optional[tuple[tuple[int, int], ...]] = None
+    #: transposed convolution: (s - 1) zeros between input cells and zeros at the ends, per
+    #: axis ``(s, before, after)``, before a stride-1 native layer
+    zero_insert: Optional[tuple[tuple[int, int, int], ...]] = None
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -87,14 +87,14 @@ class Construction:
         """The engine's view of the native layer on the (pre-padded) input."""
         padded = input if self.pre_pad is None else tuple(n + b + a for n, (b, a) in zip(input, self.pre_pad))
         if self.zero_insert is not None:
-            padded = tuple((n - 1) * s + 1 + x for n, (s, x) in zip(padded, self.zero_insert))
+            padded = tuple((n - 1) * s + 1 + b + x for n, (s, b, x) in zip(padded, self.zero_insert))
         return _engine(self.op, padded, self.kwargs, self.framework)
 
     def spec(self, input: Sizes) -> LayerSpec:
         """What the whole construction computes on ``input``."""
         inner = describe(self.geometry(input))
         if self.zero_insert is not None:
-            inner = zero_inserted(inner, tuple(s for s, _ in self.zero_insert), tuple(x for _, x in self.zero_insert))
+            inner = zero_inserted(inner, self.zero_insert)
         if self.subsample is not None:
             inner = subsample(inner, self.subsample)
         if self.pre_pad is not None and self.op == "conv_transpose":

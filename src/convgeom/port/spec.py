@@ -245,14 +245,15 @@ def subsample(inner: LayerSpec, strides: tuple[int, ...]) -> LayerSpec:
     return _clip_counted(replace(inner, axes=tuple(axes)))
 
 
-def zero_inserted(inner: LayerSpec, strides: tuple[int, ...], extra: tuple[int, ...]) -> LayerSpec:
+def zero_inserted(inner: LayerSpec, zeros: tuple[tuple[int, int, int], ...]) -> LayerSpec:
     """The spec of a stride-1 transposed convolution ``inner`` run on an input with ``s - 1``
-    zeros between cells and ``extra`` zeros at the end: a transposed convolution of stride
-    ``s`` whose output has ``extra`` more cells at the end (zeros plus bias, as output_padding
-    adds)."""
+    zeros between cells and ``before``/``after`` zeros at the ends (``(s, before, after)`` per
+    axis): a transposed convolution of stride ``s`` whose output has that many more cells at
+    each end (zeros plus bias, as output_padding adds)."""
     axes = tuple(
-        replace(a, input=(a.input - 1 - x) // s + 1, stride=s, pad_after=a.pad_after - x)
-        for a, s, x in zip(inner.axes, strides, extra)
+        replace(a, input=(a.input - 1 - b - x) // s + 1, stride=s, pad_before=a.pad_before - b,
+                pad_after=a.pad_after - x)
+        for a, (s, b, x) in zip(inner.axes, zeros)
     )
     return replace(inner, axes=axes)
 

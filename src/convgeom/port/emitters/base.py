@@ -173,6 +173,14 @@ class Emitter:
         """A module that asks convgeom for the source's pads of every input it sees."""
         return None
 
+    def target_notes(self, spec: LayerSpec, c: Construction) -> list[str]:
+        """What a user of the code written for ``spec`` should know about this framework."""
+        return []
+
+    def source_notes(self, spec: LayerSpec) -> list[str]:
+        """What this framework does with the source layer that the port does not reproduce."""
+        return []
+
     def unsupported(self, spec: LayerSpec, ch: Channels) -> Optional[str]:
         """Why no layer of this framework can compute ``spec`` (None: the engine decides)."""
         return None

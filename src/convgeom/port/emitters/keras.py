@@ -56,8 +56,10 @@ class KerasEmitter(Emitter):
         post = crop if any(c != (0, 0) for c in crop) else None
         yield self.make(spec, {"padding": "valid", "output_padding": extra}, post_crop=post)
         ones = tuple(1 for _ in spec.axes)
+        zeros = tuple((a.stride, max(0, -a.pad_before), x) for a, x in zip(spec.axes, extra))
+        crop = tuple((max(0, a.pad_before), a.pad_after + x) for a, x in zip(spec.axes, extra))
         yield self.make(spec, {"padding": "valid", "output_padding": tuple(0 for _ in spec.axes), "stride": ones},
-                        zero_insert=tuple(zip(spec.stride, extra)), post_crop=post)
+                        zero_insert=zeros, post_crop=crop if any(c != (0, 0) for c in crop) else None)
 
     def explicit_candidates(self, spec: LayerSpec) -> Iterator[Construction]:
         """The shared explicit constructions; a convolution with stride and dilation (which
@@ -75,6 +77,19 @@ class KerasEmitter(Emitter):
                     f"{compact(spec.kernel)} without dilation, pools {compact(spec.kernel)} adjacent cells instead "
                     f"of cells {compact(spec.dilation)} apart, a different result wherever neighbouring values differ")
         return None
+
+    def target_notes(self, spec: LayerSpec, c: Construction) -> list[str]:
+        if spec.op == "conv_transpose" and max(spec.dilation) > 1:
+            return ["on TensorFlow, dilated transposed convolutions run with oneDNN (TF_ENABLE_ONEDNN_OPTS=1, "
+                    "the x86 default where the CPU has it); its reference kernels refuse dilation > 1"]
+        return []
+
+    def source_notes(self, spec: LayerSpec) -> list[str]:
+        if spec.op == "avg_pool" and any(a.pad_before != a.declared_after for a in spec.axes):
+            return ["Keras on the torch backend pads this asymmetric 'same' average pool with replicated edge "
+                    "cells and counts them (keras/src/backend/torch/nn.py _apply_same_padding); this port "
+                    "follows TensorFlow and JAX, which do not"]
+        return []
 
     # ----- code --------------------------------------------------------------------------
     def _layer(self, spec: LayerSpec, c: Construction, ch: Channels, cls: str = "") -> str:
@@ -137,7 +152,8 @@ class KerasEmitter(Emitter):
                 definitions.append(_PAD)
         if c.zero_insert is not None:
             definitions.append(_ZERO_INSERT)
-            layers.append(f"ZeroInsert({tuple(s for s, _ in c.zero_insert)}, extra={tuple(x for _, x in c.zero_insert)})")
+            strides, before, after = (tuple(v) for v in zip(*c.zero_insert))
+            layers.append(f"ZeroInsert({strides}, before={before}, after={after})")
         main = len(layers)
         grouped = spec.op == "conv_transpose" and spec.groups > 1
         if grouped:
@@ -277,16 +293,16 @@ _SUBSAMPLE = '''class Subsample(keras.layers.Layer):
         return (shape[0], *spatial, shape[-1])'''
 
 _ZERO_INSERT = '''class ZeroInsert(keras.layers.Layer):
-    """Puts s - 1 zeros between the cells of each spatial axis (channels last) and `extra`
-    zeros at its end: a stride-1 transposed convolution of this is the strided one, with
-    `extra` more output cells (what output_padding adds)."""
+    """Puts s - 1 zeros between the cells of each spatial axis (channels last) and `before` /
+    `after` zeros at its ends: a stride-1 transposed convolution of this is the strided one,
+    with that many more output cells at each end (zeros plus bias, as output_padding adds)."""
 
-    def __init__(self, strides, extra, **kwargs):
+    def __init__(self, strides, before, after, **kwargs):
         super().__init__(**kwargs)
-        self.strides, self.extra = tuple(strides), tuple(extra)
+        self.strides, self.before, self.after = tuple(strides), tuple(before), tuple(after)
 
     def call(self, x):
-        for axis, (s, extra) in enumerate(zip(self.strides, self.extra), start=1):
+        for axis, (s, before, after) in enumerate(zip(self.strides, self.before, self.after), start=1):
             n = x.shape[axis]
             if s > 1:
                 cells = keras.ops.stack([x] + [keras.ops.zeros_like(x)] * (s - 1), axis=axis + 1)
@@ -294,15 +310,15 @@ _ZERO_INSERT = '''class ZeroInsert(keras.layers.Layer):
                 shape[axis] = n * s
                 x = keras.ops.take(keras.ops.reshape(cells, [-1 if v is None else v for v in shape]),
                                    list(range((n - 1) * s + 1)), axis=axis)
-            if extra:
+            if before or after:
                 width = [(0, 0)] * len(x.shape)
-                width[axis] = (0, extra)
+                width[axis] = (before, after)
                 x = keras.ops.pad(x, width)
         return x
 
     def compute_output_shape(self, shape):
-        spatial = [None if n is None else (n - 1) * s + 1 + extra
-                   for n, s, extra in zip(shape[1:-1], self.strides, self.extra)]
+        spatial = [None if n is None else (n - 1) * s + 1 + b + a
+                   for n, s, b, a in zip(shape[1:-1], self.strides, self.before, self.after)]
         return (shape[0], *spatial, shape[-1])'''
 
 _GROUPED = '''class CLASS(keras.layers.Layer):
