@@ -165,6 +165,8 @@ def test_port_geometry_ports_an_engine_result() -> None:
      ["AvgPool*d has no dilation", "different average"]),
     ({"op": "max_pool", "source": "jax", "input": 5, "kernel": 2, "stride": 2, "padding": ((2, 2),)}, "onnx",
      ["read only padding", "-inf", "lowest"]),
+    ({"op": "max_pool", "source": "jax", "input": 5, "kernel": 2, "stride": 2, "padding": ((0, 3),)}, "keras",
+     ["read only padding", "-inf", "lowest"]),
 ])
 def test_refusals_name_the_difference(config: dict, target: str, words: list[str]) -> None:
     with pytest.raises(PortError) as err:

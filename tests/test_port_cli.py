@@ -52,7 +52,7 @@ def test_pooling_options_pass_through(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 @pytest.mark.parametrize(("argv", "words"), [
-    (["unfold", "--from", "torch", "--to", "jax", "--input", "8", "--kernel", "3"], "cannot port unfold"),
+    (["unfold", "--from", "torch", "--to", "jax", "--input", "8", "--kernel", "3"], "invalid choice: 'unfold'"),
     (["conv", "--from", "torch", "--to", "jax", "--input", "8", "--kernel", "3", "--framework", "onnx"],
      "--framework is --from"),
     (["conv", "--from", "torch", "--to", "mxnet", "--input", "8", "--kernel", "3"], "unknown framework 'mxnet'"),

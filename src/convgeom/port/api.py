@@ -260,8 +260,11 @@ def _port(call: SourceCall, g: LayerGeometry, target: str, in_channels: Optional
 def _empty_windows(spec: LayerSpec, source: Emitter, target: Emitter) -> Optional[str]:
     if spec.op != "max_pool" or source.empty_max_window == target.empty_max_window or not spec.has_empty_window:
         return None
-    return (f"some windows read only padding: {source.label} returns {source.empty_max_window} there, "
-            f"{target.label} {target.empty_max_window}; every other output agrees")
+    def value(v: float) -> str:
+        return "-inf" if v == float("-inf") else f"float32's lowest ({v:.8g})"
+
+    return (f"some windows read only padding: {source.label} returns {value(source.empty_max_window)} there, "
+            f"{target.label} {value(target.empty_max_window)}; every other output agrees")
 
 
 def _construction_notes(spec: LayerSpec, c: Construction, emitter: Emitter) -> list[str]:

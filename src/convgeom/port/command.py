@@ -16,6 +16,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..cli import _add_layer_args  # the one place port reads the shared layer options
 
     _add_layer_args(parser)
+    for action in parser._actions:  # the shared options name every op and --framework
+        if action.dest == "op":
+            action.choices = PORT_OPS
+        elif action.dest == "framework":
+            action.help = argparse.SUPPRESS
+        elif action.dest in ("output", "size", "scale"):  # adaptive pools and interpolate
+            action.help = argparse.SUPPRESS
     parser.set_defaults(framework=None)
     parser.add_argument("--from", dest="source", required=True, help="source framework: torch, tensorflow, jax, onnx")
     parser.add_argument("--to", dest="target", required=True, help="target framework: torch, tensorflow, jax, onnx")

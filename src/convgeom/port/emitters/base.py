@@ -84,8 +84,9 @@ class Emitter:
     channels_last = False
     #: the native padding argument meaning "no padding"
     no_padding: Any = 0
-    #: what a max pool returns for a window that reads only padding
-    empty_max_window = "-inf"
+    #: what a max pool returns for a window that reads only padding (float32's lowest where the
+    #: kernel starts from std::numeric_limits<float>::lowest() instead of -inf)
+    empty_max_window = float("-inf")
 
     def layout(self, ndim: int) -> str:
         """Activation layout, e.g. 'NCHW' or 'NHWC'."""

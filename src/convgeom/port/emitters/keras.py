@@ -28,6 +28,9 @@ class KerasEmitter(Emitter):
     label = "Keras"
     channels_last = True
     no_padding = "valid"
+    #: TensorFlow's MaxPool starts from float32's lowest (tests/golden/port_tensorflow.json);
+    #: Keras on the torch backend returns -inf there
+    empty_max_window = -3.4028234663852886e38
 
     # ----- proposals ---------------------------------------------------------------------
     def native_candidates(self, spec: LayerSpec) -> Iterator[Construction]:
