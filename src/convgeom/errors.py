@@ -26,6 +26,33 @@ class GeometryError(ValueError):
         super().__init__(message.replace("\n", " "))
 
 
+class GeometryTypeError(GeometryError, TypeError):
+    """A parameter of the wrong type: a float, bool, None or string where an integer belongs, a
+    non-string framework name, a 2-D array for a per-axis value, ...
+
+    It is a :class:`GeometryError` (so one ``except GeometryError`` catches every refusal, and
+    the command line reports it in one line) and a :class:`TypeError` (what Python raises for a
+    wrong type). The message names the argument.
+    """
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` for a message: huge integers by their size (``int`` to ``str`` of more
+    than 4300 digits raises in Python 3.11+), long reprs cut to ``limit`` characters."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**40:
+        return f"<{'negative ' if value < 0 else ''}{value.bit_length()}-bit integer>"
+    if isinstance(value, (tuple, list)) and len(value) > 8:
+        inner = ", ".join(shown(v, limit) for v in value[:4])
+        text = f"({inner}, ... {len(value)} values)" if isinstance(value, tuple) else f"[{inner}, ... {len(value)} values]"
+        return text if len(text) <= limit else text[: limit - 3] + "..."
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a broken __repr__ must not hide the real message
+        text = f"<{type(value).__name__} object>"
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class UserCodeError(GeometryError):
     """Code the user asked convgeom to run (a model file, a factory, a forward pass) raised.
 

@@ -1,7 +1,10 @@
 """Step-by-step derivations, written the way the tutorials write them, with the numbers in.
 
 ``explain(result)`` works on any result object; ``explain_call(op, **params)`` also explains a
-configuration the framework rejects (the derivation up to the rule that refuses it).
+configuration the framework rejects (the derivation up to the rule that refuses it). Every line
+states what the framework's dialect recorded (the padding note, the rounding rule), so nothing
+here asks which framework it is; the cost is O(1) in the sizes (windows are listed first and
+last, with their count; per-cell checks run only up to :data:`DETAIL_CELLS` cells).
 """
 
 from __future__ import annotations
@@ -9,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Union
 
-from .arithmetic import tdiv
 from .dialects import get_dialect
-from .errors import GeometryError
+from .errors import GeometryError, GeometryTypeError, shown
 from .geometry import (
     AdaptivePoolGeometry,
     AxisGeometry,
@@ -26,6 +28,13 @@ from .geometry import (
     max_pool,
     unfold,
 )
+from .params import as_name
+
+#: per-cell observations (gaps between windows, uneven transposed overlap) are made up to this
+#: many cells on an axis and skipped beyond
+DETAIL_CELLS = 4096
+#: window starts listed before and after the "..." of a long list
+HEAD, TAIL = 5, 2
 
 Result = Union[LayerGeometry, AdaptivePoolGeometry, ResizeGeometry]
 
@@ -55,9 +64,10 @@ def _shape(values: tuple[int, ...]) -> str:
 
 def output_formula(a: AxisGeometry) -> str:
     """The output-size line with the numbers plugged in, e.g.
-    ``floor((7 + 2*1 - 3) / 2) + 1 = floor(6 / 2) + 1 = 4``."""
+    ``floor((7 + 2*1 - 3) / 2) + 1 = floor(6 / 2) + 1 = 4``, for the rounding rule the
+    dialect recorded (:data:`convgeom.arithmetic.Rounding`)."""
     n, s, e = a.input, a.stride, a.effective_kernel
-    if a.transposed:
+    if a.rounding == "exact":
         full = (n - 1) * s + e
         return (
             f"(n-1)*s + e - crop_before - crop_after = ({n}-1)*{s} + {e} - {a.pad_before} - ({a.pad_after}) "
@@ -65,27 +75,39 @@ def output_formula(a: AxisGeometry) -> str:
         )
     pads = f"2*{a.pad_before}" if a.pad_before == a.pad_after else f"{a.pad_before} + {a.pad_after}"
     numerator = n + a.pad_before + a.pad_after - e
-    if a.ceil_mode:
+    if a.rounding == "ceil":
         raw = -((-numerator) // s) + 1
-        line = (
-            f"ceil(({n} + {pads} - {e}) / {s}) + 1 = ceil({numerator} / {s}) + 1 = {raw}"
-        )
+        line = f"ceil(({n} + {pads} - {e}) / {s}) + 1 = ceil({numerator} / {s}) + 1 = {raw}"
         if raw != a.output:
             line += (
                 f"; the last window would start at ({raw}-1)*{s} - {a.pad_before} = "
                 f"{(raw - 1) * s - a.pad_before} >= {n}, inside the right padding, so it is dropped: {a.output}"
             )
         return line
-    value = numerator // s + 1
-    if value != a.output and a.output == tdiv(numerator, s) + 1:
-        # TensorFlow / ONNX Runtime pools divide with C++ truncation: a window larger than the
-        # input still gives trunc(...) + 1 windows
+    if a.rounding == "trunc":
         return (f"trunc(({n} + {pads} - {e}) / {s}) + 1 = trunc({numerator} / {s}) + 1 = {a.output}"
                 " (C++ division truncates toward zero)")
+    if a.rounding == "trunc_shifted":
+        return (f"trunc(({n} + {pads} - {e} + {s}) / {s}) = trunc({numerator + s} / {s}) = {a.output}"
+                " (C++ division truncates toward zero)")
+    value = numerator // s + 1
     line = f"floor(({n} + {pads} - {e}) / {s}) + 1 = floor({numerator} / {s}) + 1 = {value}"
-    if value != a.output:  # JAX clamps an empty result at 0
+    if a.rounding == "floor_clamped" and value != a.output:
         line += f" -> {a.output} (empty axis)"
     return line
+
+
+def window_list(a: AxisGeometry) -> str:
+    """The window starts, all of them up to ``HEAD + TAIL + 1``, else the first and last few
+    and how many there are: O(1) at any size."""
+    starts = a.window_start_range
+    count = len(starts)
+    if count <= HEAD + TAIL + 1:
+        shown_starts = ", ".join(map(str, starts))
+        return f"{shown_starts} (i*{a.stride} - {a.pad_before})"
+    head = ", ".join(map(str, starts[:HEAD]))
+    tail = ", ".join(map(str, starts[-TAIL:]))
+    return f"{head}, ..., {tail} (i*{a.stride} - {a.pad_before}; {count} windows)"
 
 
 def _axis_lines(r: LayerGeometry, i: int, a: AxisGeometry) -> list[str]:
@@ -100,19 +122,17 @@ def _axis_lines(r: LayerGeometry, i: int, a: AxisGeometry) -> list[str]:
         lines.append(f"  padding: {a.pad_note}")
     lines.append(f"  output = {output_formula(a)}")
     if not a.transposed and a.output > 0:
-        starts = a.window_starts
-        shown = ", ".join(map(str, starts[:8])) + (", ..." if len(starts) > 8 else "")
-        lines.append(f"  windows start at input index {shown} (i*{a.stride} - {a.pad_before})")
+        lines.append(f"  windows start at input index {window_list(a)}")
         if a.remainder:
             lines.append(
                 f"  floor division leaves {a.remainder} padded cell(s) unused"
                 + (f"; {a.dropped} trailing input cell(s) are never read" if a.dropped else "")
             )
-        if a.input <= 4096:
+        if a.input <= DETAIL_CELLS:
             gaps = a.gaps()
             if gaps:
                 lines.append(f"  {len(gaps)} input cell(s) between windows are never read (stride > window)")
-    elif a.transposed and a.input <= 4096:
+    elif a.transposed and a.output <= DETAIL_CELLS:
         cov = a.coverage()
         if cov and min(cov) != max(cov):
             lines.append(
@@ -126,22 +146,27 @@ def _axis_lines(r: LayerGeometry, i: int, a: AxisGeometry) -> list[str]:
 
 def explain(result: Result) -> str:
     """The derivation of ``result``, per axis, with the framework rule that chose the padding."""
+    if not isinstance(result, (LayerGeometry, AdaptivePoolGeometry, ResizeGeometry)):
+        raise GeometryTypeError(
+            f"result must be what convgeom.conv/conv_transpose/max_pool/avg_pool/unfold/adaptive_*_pool/"
+            f"interpolate returned, got {shown(result)} ({type(result).__name__})",
+            fix="pass the result object, or use convgeom.explain_call(op, **params)")
+    label = get_dialect(result.framework).label
     if isinstance(result, AdaptivePoolGeometry):
-        lines = [f"{result.op} (PyTorch): input {_shape(result.input)} -> output {_shape(result.output)}"]
+        lines = [f"{result.op} ({label}): input {_shape(result.input)} -> output {_shape(result.output)}"]
         for i, (n, o) in enumerate(zip(result.input, result.output)):
             lines.append(f"axis {i}: window j covers [floor(j*{n}/{o}), ceil((j+1)*{n}/{o}))")
-            shown = [result.window(i, j) for j in range(min(o, 10))]
-            lines.append("  windows: " + ", ".join(f"[{a},{b})" for a, b in shown) + (" ..." if o > 10 else ""))
+            listed = [result.window(i, j) for j in range(min(o, 10))]
+            lines.append("  windows: " + ", ".join(f"[{a},{b})" for a, b in listed) + (" ..." if o > 10 else ""))
         return "\n".join(lines)
     if isinstance(result, ResizeGeometry):
         lines = [f"interpolate ({result.mode}): input {_shape(result.input)} -> output {_shape(result.output)}"]
         for i, (n, o, f) in enumerate(zip(result.input, result.output, result.scale)):
             lines.append(f"axis {i}: output = floor({n} * {f:g}) = {o}; source index of output y = floor(y*{n}/{o})")
         return "\n".join(lines)
-    dialect = get_dialect(result.framework)
     title = _TITLES.get(result.op, result.op)
     lines = [
-        f"{title} ({dialect.label}), {result.ndim}-D: input {_shape(result.input)} -> output {_shape(result.output)}",
+        f"{title} ({label}), {result.ndim}-D: input {_shape(result.input)} -> output {_shape(result.output)}",
         f"padding requested: {result.padding.describe()}"
         + (f", padding_mode={result.padding_mode!r}" if result.padding_mode != "zeros" else ""),
     ]
@@ -161,8 +186,8 @@ def explain(result: Result) -> str:
 
 def explain_call(op: str, **params: Any) -> str:
     """Explain a configuration by name; a rejected one is explained up to its rule and fix."""
-    if op not in OPS:
-        raise GeometryError(f"unknown op {op!r}", fix="use one of " + ", ".join(OPS))
+    if as_name("op", op) not in OPS:
+        raise GeometryError(f"unknown op {shown(op)}", fix="use one of " + ", ".join(OPS))
     try:
         return explain(OPS[op](**params))
     except GeometryError as err:
@@ -176,4 +201,4 @@ def explain_call(op: str, **params: Any) -> str:
 
 
 def _describe(params: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in params.items() if k != "framework")
+    return ", ".join(f"{k}={shown(v)}" for k, v in params.items() if k != "framework")

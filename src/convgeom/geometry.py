@@ -1,29 +1,59 @@
 """Per-layer geometry: the public ``conv``, ``conv_transpose``, ``max_pool``, ``avg_pool``,
 ``unfold``, adaptive pools and ``interpolate``, and their frozen result objects.
 
-Each function normalises its parameters, asks the framework dialect
-(:mod:`convgeom.dialects`) for the per-side padding and output size, and wraps the answer in
-a :class:`LayerGeometry` whose :class:`AxisGeometry` entries know window positions, coverage,
-unread input and the receptive-field step of the layer.
+Each function normalises its parameters (:mod:`convgeom.params`: types, the int64 range, the
+number of axes from ``input``), asks the framework dialect (:mod:`convgeom.dialects`) for the
+per-side padding and output size, and wraps the answer in a :class:`LayerGeometry` whose
+:class:`AxisGeometry` entries know window positions, coverage, unread input and the
+receptive-field step of the layer.
+
+Cost: a result and every derived view that is a number per axis (output, pads, ``dropped``,
+``remainder``, ``rf_step``, ``to_dict``, ``convgeom.explain``) cost O(1) in the sizes. Views with
+one entry per cell or per window (``window_starts``, ``coverage()``, ``unread()``, ``gaps()``,
+``AdaptivePoolGeometry.windows``, ``ResizeGeometry.source_indices``) are O(n) by nature and
+refuse with a :class:`GeometryError` beyond :data:`MAX_CELLS` entries; ``window_start_range``
+and ``window_start(i)`` are O(1) at any size.
 """
 
 from __future__ import annotations
 
-import math
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Optional, Union
 
 from . import arithmetic
-from .arithmetic import effective_kernel
-from .dialects import Plan, Request, get_dialect
-from .errors import GeometryError
-from .params import IntOrTuple, Padding, PaddingArg, as_int, ndim_of, parse_padding, per_axis
+from .arithmetic import Rounding, effective_kernel
+from .dialects import Dialect, Request, get_dialect
+from .errors import GeometryError, GeometryTypeError, shown
+from .params import (
+    IntOrTuple,
+    Padding,
+    PaddingArg,
+    as_flag,
+    as_index,
+    as_int,
+    as_name,
+    axis_values,
+    parse_padding,
+    per_axis,
+    spatial_sizes,
+)
 from .receptive_field import RFStep
 
 OptionalIntOrTuple = Optional[IntOrTuple]
-INT64_MAX = 2**63 - 1
+#: the most entries a per-cell or per-window view lists (``coverage()``, ``window_starts``, ...)
+MAX_CELLS = 4_000_000
+
+
+def check_cells(what: str, count: int) -> None:
+    """Refuse a per-cell view of more than :data:`MAX_CELLS` entries before building it."""
+    if count > MAX_CELLS:
+        raise GeometryError(
+            f"{what} would list {count} entries, more than the cap of {MAX_CELLS}",
+            fix="ask for a smaller size, or use the O(1) views (window_start_range, window_start(i), dropped, "
+            "remainder)",
+        )
 
 
 @dataclass(frozen=True)
@@ -47,6 +77,8 @@ class AxisGeometry:
     ceil_mode: bool = False
     output_padding: int = 0
     pad_note: str = ""
+    #: the rule that gave ``output`` (:data:`convgeom.arithmetic.Rounding`), as the dialect applied it
+    rounding: Rounding = "floor"
 
     @property
     def effective_kernel(self) -> int:
@@ -58,18 +90,33 @@ class AxisGeometry:
         return self.input + self.pad_before + self.pad_after
 
     @property
-    def window_starts(self) -> tuple[int, ...]:
-        """First tap of each window in input coordinates (negative: starts in the padding).
-        For a transposed conv: where each input position's kernel lands in the output."""
+    def window_start_range(self) -> range:
+        """First tap of each window in input coordinates (negative: starts in the padding), as a
+        ``range``: O(1) at any size (``len``, indexing and slicing work). For a transposed conv:
+        where each input position's kernel lands in the output."""
         count = self.input if self.transposed else self.output
-        return tuple(arithmetic.window_starts(count, self.stride, self.pad_before))
+        return arithmetic.window_starts(count, self.stride, self.pad_before)
+
+    def window_start(self, i: int) -> int:
+        """First tap of window ``i`` (``i*stride - pad_before``), without listing the others."""
+        return self.window_start_range[as_index("i", i, len(self.window_start_range), "windows")]
+
+    @property
+    def window_starts(self) -> tuple[int, ...]:
+        """:attr:`window_start_range` as a tuple (at most :data:`MAX_CELLS` windows)."""
+        starts = self.window_start_range
+        check_cells("window_starts", len(starts))
+        return tuple(starts)
 
     def coverage(self) -> tuple[int, ...]:
-        """Taps landing on each input position (conv/pool) or each output position (transposed)."""
+        """Taps landing on each input position (conv/pool) or each output position (transposed).
+        O(positions), at most :data:`MAX_CELLS` positions."""
         if self.transposed:
+            check_cells("coverage()", self.output)
             return arithmetic.transposed_coverage(
                 self.input, self.output, self.kernel, self.stride, self.dilation, self.pad_before
             )
+        check_cells("coverage()", self.input)
         return arithmetic.coverage(
             self.input, self.output, self.kernel, self.stride, self.dilation, self.pad_before
         )
@@ -91,12 +138,13 @@ class AxisGeometry:
         return min(self.input, max(0, self.input - 1 - last_tap))
 
     def unread(self) -> tuple[int, ...]:
-        """Input positions no window reads (for a transposed conv: output positions nothing writes)."""
+        """Input positions no window reads (for a transposed conv: output positions nothing writes).
+        At most :data:`MAX_CELLS` positions, as :meth:`coverage`."""
         return tuple(i for i, c in enumerate(self.coverage()) if c == 0)
 
     def gaps(self) -> tuple[int, ...]:
         """Unread positions strictly between read ones: stride larger than the window, or the
-        holes of a dilated kernel."""
+        holes of a dilated kernel. At most :data:`MAX_CELLS` positions, as :meth:`coverage`."""
         cov = self.coverage()
         read = [i for i, c in enumerate(cov) if c]
         if not read:
@@ -216,51 +264,63 @@ class LayerGeometry:
         }
 
 
+def _layer(op: str, framework: str, input: object, kernel: object, stride: object, padding: object,
+           dilation: object, **extra: Any) -> LayerGeometry:
+    """A windowed op's geometry: the dialect, the normalised request, the plan."""
+    dialect = get_dialect(framework)
+    return layer_from_request(_request(op, dialect, input, kernel, stride, padding, dilation, **extra), dialect.name)
+
+
 def _request(
     op: str,
-    input: IntOrTuple,
-    kernel: IntOrTuple,
-    stride: OptionalIntOrTuple,
-    padding: PaddingArg,
-    dilation: IntOrTuple,
+    dialect: Dialect,
+    input: object,
+    kernel: object,
+    stride: object,
+    padding: object,
+    dilation: object,
     **extra: Any,
 ) -> Request:
-    if stride in ((), []) and op.endswith("pool"):
+    """Normalise a windowed op's parameters; the number of axes comes from ``input`` and the
+    dialect says which parameters a 1-tuple stands for on every axis."""
+    sizes = spatial_sizes("input", input)
+    ndim = len(sizes)
+    single = dialect.broadcasts_single(op)
+
+    def axes(name: str, value: object) -> tuple[int, ...]:
+        return per_axis(name, value, ndim, single=name in single, rule=dialect.axis_count_rule(op, name, ndim))
+
+    if op.endswith("pool") and isinstance(stride, (tuple, list)) and not stride:
         stride = None  # an empty stride list means "default" in PyTorch's pooling functions
-    pad_tuple = padding if isinstance(padding, (tuple, list)) and not any(
-        isinstance(p, (tuple, list)) for p in padding
-    ) else None
-    pairs = padding if isinstance(padding, (tuple, list)) and pad_tuple is None else None
-    if "groups" in extra:
-        extra["groups"] = as_int("groups", extra["groups"])
-    output_padding = extra.pop("output_padding", None)
-    output_size = extra.pop("output_size", None)
-    ndim = ndim_of(
-        input=input, kernel=kernel, stride=stride, dilation=dilation, padding=pad_tuple,
-        padding_pairs=pairs, output_padding=output_padding, output_size=output_size,
-    )
-    kernel_t = per_axis("kernel", kernel, ndim)
+    kernel_t = axes("kernel", kernel)
+    for name in ("output_padding", "output_size"):
+        if extra.get(name) is not None:
+            extra[name] = axes(name, extra[name])
     return Request(
         op=op,
-        input=per_axis("input", input, ndim),
+        input=sizes,
         kernel=kernel_t,
-        stride=kernel_t if stride is None else per_axis("stride", stride, ndim),
-        dilation=per_axis("dilation", dilation, ndim),
-        padding=parse_padding(padding, ndim),
-        output_padding=None if output_padding is None else per_axis("output_padding", output_padding, ndim),
-        output_size=None if output_size is None else per_axis("output_size", output_size, ndim),
+        stride=kernel_t if stride is None else axes("stride", stride),
+        dilation=axes("dilation", dilation),
+        padding=parse_padding(padding, ndim, single="padding" in single,  # type: ignore[arg-type]
+                              rule=dialect.axis_count_rule(op, "padding", ndim)),
         **extra,
     )
 
 
-def _finish(request: Request, framework: str, *, transposed: bool = False) -> LayerGeometry:
+def _optional_int(name: str, value: object, low: Optional[int] = None) -> Optional[int]:
+    return None if value is None else as_int(name, value, low=low)
+
+
+def layer_from_request(request: Request, framework: str) -> LayerGeometry:
+    """Plan ``request`` in ``framework``'s dialect and wrap the plan as a :class:`LayerGeometry`."""
     dialect = get_dialect(framework)
-    plan: Plan = dialect.plan(request)
+    plan = dialect.plan(request)
     axes = tuple(
         AxisGeometry(
             input=n, output=a.output, kernel=k, stride=s, dilation=d,
-            pad_before=a.pad_before, pad_after=a.pad_after, transposed=transposed,
-            ceil_mode=request.ceil_mode, output_padding=a.output_padding, pad_note=a.note,
+            pad_before=a.pad_before, pad_after=a.pad_after, transposed=request.op == "conv_transpose",
+            ceil_mode=request.ceil_mode, output_padding=a.output_padding, pad_note=a.note, rounding=a.rounding,
         )
         for n, k, s, d, a in zip(request.input, request.kernel, request.stride, request.dilation, plan.axes)
     )
@@ -290,9 +350,10 @@ def conv(
     ``padding`` is an int, one int per axis, ``(before, after)`` per axis, or one of
     'valid', 'same', 'same_lower', 'causal', 'full' where the framework has it.
     """
-    r = _request("conv", input, kernel, stride, padding, dilation, groups=groups,
-                 padding_mode=padding_mode, in_channels=in_channels, out_channels=out_channels)
-    return _finish(r, framework)
+    return _layer("conv", framework, input, kernel, stride, padding, dilation, groups=as_int("groups", groups),
+                  padding_mode=as_name("padding_mode", padding_mode),
+                  in_channels=_optional_int("in_channels", in_channels, 0),
+                  out_channels=_optional_int("out_channels", out_channels, 0))
 
 
 def conv_transpose(
@@ -310,9 +371,8 @@ def conv_transpose(
     """Geometry of a transposed convolution: ``o = (n-1)*s + e - crop_before - crop_after``
     (PyTorch: ``(n-1)s - 2p + d(k-1) + output_padding + 1``). ``output_size`` is PyTorch's
     ``output_size=`` argument / ONNX's ``output_shape`` attribute."""
-    r = _request("conv_transpose", input, kernel, stride, padding, dilation, groups=groups,
-                 output_padding=output_padding, output_size=output_size)
-    return _finish(r, framework, transposed=True)
+    return _layer("conv_transpose", framework, input, kernel, stride, padding, dilation,
+                  groups=as_int("groups", groups), output_padding=output_padding, output_size=output_size)
 
 
 def max_pool(
@@ -327,8 +387,8 @@ def max_pool(
 ) -> LayerGeometry:
     """Geometry of max pooling; ``stride`` defaults to the kernel. Ceil mode follows PyTorch's
     ``Pool.h`` (the last window must start inside the input or the left padding)."""
-    r = _request("max_pool", input, kernel, stride, padding, dilation, ceil_mode=bool(ceil_mode))
-    return _finish(r, framework)
+    return _layer("max_pool", framework, input, kernel, stride, padding, dilation,
+                  ceil_mode=as_flag("ceil_mode", ceil_mode))
 
 
 def avg_pool(
@@ -346,9 +406,10 @@ def avg_pool(
     """Geometry of average pooling. ``count_include_pad=None`` takes the framework default
     (PyTorch True; Keras, ONNX False; JAX True as flax); ``divisor`` is PyTorch's
     ``divisor_override``."""
-    r = _request("avg_pool", input, kernel, stride, padding, dilation, ceil_mode=bool(ceil_mode),
-                 count_include_pad=count_include_pad, divisor=divisor)
-    return _finish(r, framework)
+    return _layer("avg_pool", framework, input, kernel, stride, padding, dilation,
+                  ceil_mode=as_flag("ceil_mode", ceil_mode),
+                  count_include_pad=None if count_include_pad is None else as_flag("count_include_pad", count_include_pad),
+                  divisor=_optional_int("divisor", divisor))
 
 
 def unfold(
@@ -362,15 +423,7 @@ def unfold(
 ) -> LayerGeometry:
     """Sliding blocks of ``nn.Unfold`` (im2col): ``L = prod((n + 2p - e) // s + 1)``; unlike
     pooling there is no ``p <= k/2`` limit. ``result.output`` holds the blocks per axis."""
-    for name, value in (("kernel_size", kernel), ("stride", stride), ("padding", padding), ("dilation", dilation)):
-        if isinstance(value, (tuple, list)) and len(value) == 1:
-            raise GeometryError(
-                f"unfold {name} {tuple(value)} has one value for two spatial axes",
-                f"PyTorch nn.Unfold: It is expected {name} equals to 2",
-                f"give {name} as an int or two ints",
-            )
-    r = _request("unfold", input, kernel, stride, padding, dilation)
-    return _finish(r, framework)
+    return _layer("unfold", framework, input, kernel, stride, padding, dilation)
 
 
 # ----- adaptive pooling and resizing: windows that are not a single (k, s, p) -----------------
@@ -385,11 +438,15 @@ class AdaptivePoolGeometry:
 
     @property
     def windows(self) -> tuple[tuple[tuple[int, int], ...], ...]:
-        """Per axis, ``(start, end)`` of every window (computed on demand: O(output))."""
+        """Per axis, ``(start, end)`` of every window (computed on demand: O(output), at most
+        :data:`MAX_CELLS` windows in all)."""
+        check_cells("windows", sum(self.output))
         return tuple(arithmetic.adaptive_windows(n, o) for n, o in zip(self.input, self.output))
 
     def window(self, axis: int, i: int) -> tuple[int, int]:
         """``(start, end)`` of window ``i`` on ``axis``, without listing the others."""
+        axis = as_index("axis", axis, len(self.input), "axes")
+        i = as_index("i", i, self.output[axis], "windows")
         return arithmetic.adaptive_window(self.input[axis], self.output[axis], i)
 
     @property
@@ -400,8 +457,6 @@ class AdaptivePoolGeometry:
     @property
     def rf_steps(self) -> tuple[RFStep, ...]:
         """Upper bound: the largest window, stride n/o."""
-        from fractions import Fraction
-
         return tuple(
             RFStep(Fraction(arithmetic.adaptive_max_window(n, o)), Fraction(n, o), Fraction(0)) if o
             else RFStep.identity()
@@ -409,52 +464,37 @@ class AdaptivePoolGeometry:
         )
 
 
-def _adaptive(op: str, input: IntOrTuple, output_size: Union[int, Sequence[Optional[int]]]) -> AdaptivePoolGeometry:
+def _output_sizes(output_size: object, ndim: int, rule: str) -> tuple[Optional[int], ...]:
+    """An int for every axis, or one int or ``None`` (keep the axis) per axis."""
     if output_size is None:
-        raise GeometryError(f"{op} needs an output size", fix="pass output_size as an int or one per axis")
-    if isinstance(output_size, (tuple, list)):
-        ndim = ndim_of(input=input, output_size=output_size)
-        sizes_in = per_axis("input", input, ndim)
-        if ndim == 1 and None in output_size:
-            raise GeometryError(
-                f"{op} 1-D output_size must be an int",
-                f"PyTorch {op}1d: argument 'output_size' must be tuple of ints",
-                "give the output size (None keeps an axis only for 2-D/3-D pools)",
-            )
-        sizes_out = tuple(n if o is None else as_int("output_size", o) for n, o in zip(sizes_in, output_size))
-    else:
-        ndim = ndim_of(input=input)
-        sizes_in = per_axis("input", input, ndim)
-        sizes_out = (as_int("output_size", output_size),) * ndim
-    for axis, (n, o) in enumerate(zip(sizes_in, sizes_out)):
-        if n < 1:
-            raise GeometryError(
-                f"input size must be >= 1, got {n} on axis {axis}",
-                f"PyTorch {op}: Expected input to have non-zero size for non-batch dimensions",
-                "use a non-empty input", axis=axis,
-            )
-        if o < 0:
-            raise GeometryError(
-                f"output size must be >= 0, got {o} on axis {axis}",
-                f"PyTorch {op}: elements of output_size must be greater than or equal to 0",
-                "use a non-negative output size", axis=axis,
-            )
-    return AdaptivePoolGeometry(op, sizes_in, sizes_out)
+        raise GeometryTypeError("output_size is required", fix="pass output_size as an int or one per axis")
+    return tuple(None if o is None else as_int("output_size", o)
+                 for o in axis_values("output_size", output_size, ndim, single=False, rule=rule))
 
 
-def adaptive_avg_pool(input: IntOrTuple, output_size: Union[int, Sequence[Optional[int]]]) -> AdaptivePoolGeometry:
-    """PyTorch ``AdaptiveAvgPool*d`` windows (``None`` keeps an axis)."""
-    return _adaptive("adaptive_avg_pool", input, output_size)
+def _adaptive(op: str, input: object, output_size: object, framework: str) -> AdaptivePoolGeometry:
+    dialect = get_dialect(framework)
+    sizes_in = spatial_sizes("input", input)
+    wanted = _output_sizes(output_size, len(sizes_in), dialect.axis_count_rule(op, "output_size", len(sizes_in)))
+    return AdaptivePoolGeometry(op, sizes_in, dialect.adaptive_pool(op, sizes_in, wanted), dialect.name)
 
 
-def adaptive_max_pool(input: IntOrTuple, output_size: Union[int, Sequence[Optional[int]]]) -> AdaptivePoolGeometry:
-    """PyTorch ``AdaptiveMaxPool*d`` windows (``None`` keeps an axis)."""
-    return _adaptive("adaptive_max_pool", input, output_size)
+def adaptive_avg_pool(input: IntOrTuple, output_size: Union[int, Sequence[Optional[int]]], *,
+                      framework: str = "torch") -> AdaptivePoolGeometry:
+    """``AdaptiveAvgPool*d`` windows (``None`` keeps an axis); PyTorch only."""
+    return _adaptive("adaptive_avg_pool", input, output_size, framework)
+
+
+def adaptive_max_pool(input: IntOrTuple, output_size: Union[int, Sequence[Optional[int]]], *,
+                      framework: str = "torch") -> AdaptivePoolGeometry:
+    """``AdaptiveMaxPool*d`` windows (``None`` keeps an axis); PyTorch only."""
+    return _adaptive("adaptive_max_pool", input, output_size, framework)
 
 
 @dataclass(frozen=True)
 class ResizeGeometry:
-    """``F.interpolate``: output sizes and, for nearest modes, the source index of each output."""
+    """A resize (``F.interpolate``, ONNX ``Resize``): output sizes and, for PyTorch's nearest
+    modes, the source index of each output."""
 
     input: tuple[int, ...]
     output: tuple[int, ...]
@@ -462,32 +502,42 @@ class ResizeGeometry:
     scale: tuple[float, ...]
     #: the scale factors as the user gave them (None when ``size`` was given)
     scale_given: Optional[tuple[float, ...]] = None
+    framework: str = "torch"
 
     def source_indices(self, axis: int = 0) -> tuple[int, ...]:
-        """``nearest``: ``min(floor(y * q), n-1)``; ``nearest-exact``: ``floor((y + 0.5) * q)``,
-        with ``q = 1/scale_factor`` when a scale was given, else ``n/o``, in float32 as PyTorch
-        computes it (``aten/src/ATen/native/UpSample.h`` ``compute_scales_value``,
-        ``nearest_idx``, ``nearest_neighbor_exact_compute_source_index``)."""
-        n, o = self.input[axis], self.output[axis]
+        """The input index each output of a nearest resize reads on ``axis`` (the dialect's
+        rule; at most :data:`MAX_CELLS` outputs)."""
+        axis = as_index("axis", axis, len(self.input), "axes")
+        check_cells("source_indices", self.output[axis])
         given = self.scale_given[axis] if self.scale_given else None
-        q = _f32(1.0 / given) if given else _f32(_f32(n) / o)
-        if self.mode == "nearest-exact":
-            return tuple(min(n - 1, math.floor(_f32(_f32(y + 0.5) * q))) for y in range(o))
-        if len(self.input) == 2 and o in (n, 2 * n):
-            # the 2-D CPU kernel goes through nearest_idx, which special-cases scale 1 and 2
-            return tuple(range(o)) if o == n else tuple(y >> 1 for y in range(o))
-        return tuple(min(n - 1, math.floor(_f32(_f32(y) * q))) for y in range(o))
+        return get_dialect(self.framework).resize_source_indices(
+            self.input[axis], self.output[axis], given, self.mode, len(self.input))
 
     @property
     def rf_steps(self) -> tuple[RFStep, ...]:
         """Nearest resizing is treated as a step of kernel 1 and stride ``1/scale_factor`` (or
         ``n/o`` for a given size), fractional."""
-        from fractions import Fraction
-
         if self.scale_given:
             # PyTorch indexes with 1/scale_factor when one was given (see source_indices)
             return tuple(RFStep(Fraction(1), 1 / Fraction(str(f)), Fraction(0)) for f in self.scale_given)
-        return tuple(RFStep(Fraction(1), Fraction(n, o), Fraction(0)) for n, o in zip(self.input, self.output))
+        return tuple(RFStep(Fraction(1), Fraction(n, o), Fraction(0)) if o else RFStep.identity()
+                     for n, o in zip(self.input, self.output))
+
+
+def _scales(scale_factor: object, ndim: int, rule: str) -> tuple[float, ...]:
+    """A number for every axis, or one number per axis (int, float, NumPy number; not bool)."""
+    return tuple(_real("scale_factor", f)
+                 for f in axis_values("scale_factor", scale_factor, ndim, single=False, rule=rule, kinds="iuf"))
+
+
+def _real(name: str, value: object) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    kind = getattr(getattr(value, "dtype", None), "kind", None)
+    if kind in ("i", "u", "f") and getattr(value, "ndim", 0) == 0:
+        return float(value)  # type: ignore[arg-type]
+    raise GeometryTypeError(f"{name} must be a number, got {shown(value)} ({type(value).__name__})",
+                            fix=f"pass {name} as a float or one per axis")
 
 
 def interpolate(
@@ -495,51 +545,25 @@ def interpolate(
     size: OptionalIntOrTuple = None,
     scale_factor: Union[None, float, Sequence[float]] = None,
     mode: str = "nearest",
+    *,
+    framework: str = "torch",
 ) -> ResizeGeometry:
-    """``F.interpolate`` output size: ``size``, or ``floor(n * scale_factor)`` per axis
-    (``aten/src/ATen/native/UpSample.h upsample_compute_output_size``)."""
+    """Output size of a resize: ``size``, or ``floor(n * scale_factor)`` per axis. PyTorch
+    ``F.interpolate`` (``aten/src/ATen/native/UpSample.h upsample_compute_output_size``, in double;
+    modes nearest, linear, bilinear, bicubic, trilinear, area, nearest-exact, lanczos) or ONNX
+    ``Resize`` (``framework='onnx'``: float32 product, modes nearest, linear, cubic)."""
+    dialect = get_dialect(framework)
     if (size is None) == (scale_factor is None):
-        raise GeometryError(
-            "give exactly one of size and scale_factor",
-            "PyTorch F.interpolate: only one of size or scale_factor should be defined",
-            "pass size=... or scale_factor=..., not both",
-        )
-    scales_arg = scale_factor if isinstance(scale_factor, (tuple, list)) else None
-    ndim = ndim_of(input=input, size=size, scale_factor=scales_arg)
-    sizes_in = per_axis("input", input, ndim)
-    for axis, n in enumerate(sizes_in):
-        if n < 1:
-            raise GeometryError(
-                f"input size must be >= 1, got {n} on axis {axis}",
-                "PyTorch F.interpolate: Input and output sizes should be greater than 0",
-                "use a non-empty input", axis=axis,
-            )
+        raise dialect.reject("give exactly one of size and scale_factor",
+                             "only one of size or scale_factor should be defined",
+                             "pass size=... or scale_factor=..., not both")
+    sizes_in = spatial_sizes("input", input)
+    ndim = len(sizes_in)
+    mode = as_name("mode", mode)
     if size is not None:
-        sizes_out = per_axis("size", size, ndim)
-        scales = tuple(o / n for n, o in zip(sizes_in, sizes_out))
-    else:
-        raw = scale_factor if isinstance(scale_factor, (tuple, list)) else [scale_factor] * ndim
-        scales = tuple(float(f) for f in raw)  # type: ignore[arg-type]
-        if any(not math.isfinite(f) or f <= 0 for f in scales):
-            raise GeometryError(f"scale_factor must be positive, got {scale_factor}", fix="use a scale > 0")
-        products = [n * f for n, f in zip(sizes_in, scales)]
-        if any(not math.isfinite(v) or v > INT64_MAX for v in products):
-            raise GeometryError(
-                f"output size {max(products):g} does not fit in int64",
-                "PyTorch upsample_compute_output_size: value cannot be converted to type int64_t",
-                "use a smaller scale_factor",
-            )
-        sizes_out = tuple(math.floor(v) for v in products)
-    for axis, (n, o) in enumerate(zip(sizes_in, sizes_out)):
-        if n < 1 or o < 1:
-            raise GeometryError(
-                f"input ({n}) and output ({o}) sizes must be > 0 on axis {axis}",
-                "PyTorch F.interpolate: Input and output sizes should be greater than 0",
-                "use a larger scale_factor or size", axis=axis,
-            )
-    return ResizeGeometry(sizes_in, sizes_out, mode, scales, None if size is not None else scales)
-
-
-def _f32(value: float) -> float:
-    """Round to IEEE float32, as PyTorch's CPU kernels compute resize indices."""
-    return float(struct.unpack("f", struct.pack("f", value))[0])
+        sizes = per_axis("size", size, ndim, single=False, rule=dialect.axis_count_rule("interpolate", "size", ndim))
+        out = dialect.interpolate(sizes_in, sizes, None, mode)
+        return ResizeGeometry(sizes_in, out, mode, tuple(o / n for n, o in zip(sizes_in, out)), None, dialect.name)
+    scales = _scales(scale_factor, ndim, dialect.axis_count_rule("interpolate", "scale_factor", ndim))
+    out = dialect.interpolate(sizes_in, None, scales, mode)
+    return ResizeGeometry(sizes_in, out, mode, scales, scales, dialect.name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .arithmetic import ceil_div
+from .arithmetic import ceil_div, tdiv
 from .errors import GeometryError
 
 
@@ -101,3 +101,78 @@ def check_padding_mode(mode: str, n: int, before: int, after: int, axis: int) ->
                     f"use padding <= {kept} on that axis, or padding_mode='replicate'",
                     axis=axis,
                 )
+
+
+def ort_same_split(n: int, s: int, k: int, *, lower: bool, label: str, conv: bool) -> PadSplit:
+    """ONNX Runtime's 'same' (``core/providers/cpu/nn/conv_attributes.h`` /
+    ``pool_attributes.h`` ``ComputePadAndOutputShape``): ``pad_needed = (ceil(n/s) - 1)*s + k - n``
+    with the *undilated* kernel (negative when ``k < s``), head ``pad_needed/2`` (SAME_UPPER) or
+    ``(pad_needed+1)/2`` (SAME_LOWER) in C++ truncating division. For a negative ``pad_needed``
+    the Conv kernel starts its windows one cell earlier than that formula, i.e. head
+    ``(pad_needed+1)/2`` (UPPER) or ``(pad_needed+2)/2`` (LOWER): measured on ORT 1.31 CPU by
+    reading which input cell each output took (tools/make_golden.py), not derived from source."""
+    need = (ceil_div(n, s) - 1) * s + k - n
+    shift = 1 if conv and need < 0 else 0
+    head = tdiv(need + 1 + shift, 2) if lower else tdiv(need + shift, 2)
+    note = (
+        f"{label}: pad_needed = (ceil({n}/{s}) - 1)*{s} + k - {n} = {need}"
+        + (" (negative: ONNX Runtime does not clip it, the windows shift)" if need < 0 else "")
+        + f"; before = {head}, after = {need - head}"
+    )
+    return PadSplit(head, need - head, note)
+
+
+def jax_transpose_split(e: int, s: int, mode: str) -> PadSplit:
+    """Pads that ``jax.lax.conv_transpose`` puts on the stride-dilated input for 'SAME' and
+    'VALID' (``jax/_src/lax/convolution.py _conv_transpose_padding``): 'SAME' ``L = e+s-2``,
+    ``lo = e-1`` if ``s > e-1`` else ``ceil(L/2)``; 'VALID' ``L = e+s-2+max(e-s, 0)``,
+    ``lo = e-1``; ``hi = L - lo`` in both."""
+    if mode == "same":
+        total = e + s - 2
+        lo = e - 1 if s > e - 1 else ceil_div(total, 2)
+        return PadSplit(lo, total - lo,
+                        f"'SAME': pads on the stride-dilated input L = e+s-2 = {total}, lo = {lo}, hi = {total - lo}")
+    total = e + s - 2 + max(e - s, 0)
+    return PadSplit(e - 1, total - (e - 1),
+                    f"'VALID': pads on the stride-dilated input L = e+s-2+max(e-s,0) = {total}, "
+                    f"lo = e-1 = {e - 1}, hi = {total - (e - 1)}")
+
+
+def ort_transpose_same_split(full: int, n: int, s: int, *, lower: bool) -> tuple[int, PadSplit]:
+    """ONNX Runtime ConvTranspose with auto_pad SAME_UPPER/SAME_LOWER
+    (``conv_transpose_attributes.h ComputePadsAndOutputShape``): output
+    ``min(n*s, full)`` where ``full = (n-1)*s + e + output_padding``, the crop ``full - output``
+    split with the extra cell at the end (SAME_UPPER) or the start (SAME_LOWER). Returns the
+    output and the crop."""
+    out = min(n * s, full)
+    total = full - out
+    before = total - total // 2 if lower else total // 2
+    note = (f"auto_pad SAME: output = min(n*s, (n-1)*s + e + output_padding) = {out}; crop {total} "
+            + ("(extra at the start: SAME_LOWER)" if lower else "(extra at the end: SAME_UPPER)")
+            + ("; shape inference says n*s, the runtime gives less when e + output_padding < s"
+               if out != n * s else ""))
+    return out, PadSplit(before, total - before, note)
+
+
+def ort_output_shape_split(full: int, out: int, *, upper: bool) -> PadSplit:
+    """ONNX ConvTranspose with an ``output_shape`` attribute (``onnx/defs/nn/defs.cc``
+    ``convTransposeShapeInference``; ONNX Runtime PR #13311): total crop ``full - output_shape``
+    (``full = (n-1)*s + e + output_padding``), the extra cell at the end for SAME_UPPER, at the
+    start otherwise (NOTSET, VALID, SAME_LOWER; ConvTranspose-11 fixed the inverted branches of
+    ConvTranspose-1)."""
+    total = max(0, full - out)
+    before = total // 2 if upper else total - total // 2
+    note = (f"output_shape {out}: total crop = (n-1)*s + e + output_padding - output = {total}; "
+            + ("SAME_UPPER puts the extra crop at the end" if upper else
+               "the extra crop goes at the start (NOTSET, VALID, SAME_LOWER)"))
+    return PadSplit(before, full - out - before, note)
+
+
+def torch_transpose_split(padding: int, output_padding: int) -> PadSplit:
+    """PyTorch ConvTranspose*d: crop ``padding`` from the start of the full output and
+    ``padding - output_padding`` from its end (``ConvUtils.h conv_input_size``:
+    ``(n-1)s - 2p + d(k-1) + output_padding + 1``)."""
+    after = padding - output_padding
+    return PadSplit(padding, after,
+                    f"crop padding={padding} from the start and padding - output_padding = "
+                    f"{padding} - {output_padding} = {after} from the end of the full output")

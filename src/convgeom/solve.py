@@ -1,7 +1,10 @@
 """Inverse solving: from a wanted output back to the parameters that give it.
 
 Every candidate is checked by running it through the framework dialect, so a solution is
-always something the framework accepts, never a formula's guess.
+always something the framework accepts, never a formula's guess. Every parameter is validated
+the way :func:`convgeom.conv` validates its own, and every range has a documented cap:
+:data:`MAX_CANDIDATES` configurations per :func:`search`, :data:`MAX_PROFILE_SIZES` input sizes
+per :func:`same_profile`, ``max_pad`` in the int64 range for :func:`padding_for_output`.
 """
 
 from __future__ import annotations
@@ -11,13 +14,16 @@ from itertools import product
 from typing import Optional
 
 from .arithmetic import ceil_div, effective_kernel
-from .errors import GeometryError
-from .geometry import LayerGeometry, conv, conv_transpose
+from .dialects import get_dialect
+from .errors import GeometryError, GeometryTypeError, shown
+from .geometry import LayerGeometry, avg_pool, conv, layer_from_request, max_pool
 from .padding import same_total
-from .params import IntOrTuple, PaddingArg, ndim_of, per_axis
+from .params import IntOrTuple, PaddingArg, as_flag, as_int, bounded_values, one_of, per_axis, spatial_sizes
 
-#: Safety bound on how many configurations one search may evaluate.
+#: Cap on how many configurations one search may evaluate (a GeometryError beyond it).
 MAX_CANDIDATES = 200_000
+#: Cap on how many input sizes one same_profile lists (a GeometryError beyond it).
+MAX_PROFILE_SIZES = 100_000
 
 
 @dataclass(frozen=True)
@@ -47,8 +53,14 @@ def same_padding(
     lower: bool = False,
 ) -> SamePadding:
     """Pads of ``framework``'s 'same' (``lower``: SAME_LOWER) for this input, and how to get them in
-    PyTorch. TF: ``total = max(0, (ceil(n/s)-1)*s + e - n)``, extra cell after."""
-    padding = "same_lower" if lower else "same"
+    PyTorch. TF: ``total = max(0, (ceil(n/s)-1)*s + e - n)``, extra cell after.
+
+    Answers for the framework asked, exactly as ``conv(..., padding='same', framework=...)``:
+    ``framework='torch'`` gives PyTorch's own 'same' at stride 1 (``total = d*(k-1)``, extra
+    cell after) and, at stride > 1, the GeometryError PyTorch's rule gives ("padding='same' is
+    not supported for strided convolutions") with the pads of TensorFlow's 'same' as the fix.
+    """
+    padding = "same_lower" if as_flag("lower", lower) else "same"
     r = conv(input, kernel, stride, padding, dilation, framework=framework)
     symmetric = all(b == a for b, a in r.pad)
     return SamePadding(
@@ -82,13 +94,16 @@ class SameProfile:
 def same_profile(kernel: int, stride: int = 1, dilation: int = 1, sizes: range = range(1, 65)) -> SameProfile:
     """Whether TF/Keras/ONNX 'same' padding is static (the same for every input: stride 1) or
     input-dependent, and the input sizes for which it is asymmetric (odd total). With stride 1
-    the total is ``e - 1``: static, symmetric iff ``d*(k-1)`` is even (timm ``is_static_pad``)."""
-    e = effective_kernel(kernel, dilation)
+    the total is ``e - 1``: static, symmetric iff ``d*(k-1)`` is even (timm ``is_static_pad``).
+    ``sizes``: a range (or tuple) of input sizes >= 1, at most :data:`MAX_PROFILE_SIZES`."""
+    k, s, d = (as_int("kernel", kernel, low=1), as_int("stride", stride, low=1),
+               as_int("dilation", dilation, low=1))
+    e = effective_kernel(k, d)
     table = []
-    for n in sizes:
-        total = same_total(n, stride, e)
+    for n in bounded_values("sizes", sizes, MAX_PROFILE_SIZES, low=1):
+        total = same_total(n, s, e)
         table.append((n, total // 2, total - total // 2))
-    return SameProfile(kernel, stride, dilation, stride == 1, tuple(table))
+    return SameProfile(k, s, d, s == 1, tuple(table))
 
 
 def padding_for_output(
@@ -102,24 +117,30 @@ def padding_for_output(
     max_pad: int = 64,
 ) -> LayerGeometry:
     """The smallest padding giving ``output``: symmetric if possible, else the smallest total
-    with the extra cell after. Solves ``floor((n + pb + pa - e)/s) + 1 = o`` for ``pb + pa``."""
-    ndim = ndim_of(input=input, output=output, kernel=kernel, stride=stride, dilation=dilation)
-    ns, os_, ks = per_axis("input", input, ndim), per_axis("output", output, ndim), per_axis("kernel", kernel, ndim)
-    ss, ds = per_axis("stride", stride, ndim), per_axis("dilation", dilation, ndim)
+    with the extra cell after. Solves ``floor((n + pb + pa - e)/s) + 1 = o`` for ``pb + pa``:
+    the totals ``T`` that work form ``[(o-1)s + e - n, (o-1)s + e - n + s - 1]``, searched in
+    O(1) within ``[0, 2*max_pad]``."""
+    ns = spatial_sizes("input", input)
+    ndim = len(ns)
+    os_, ks = per_axis("output", output, ndim, single=False), per_axis("kernel", kernel, ndim, single=False)
+    ss, ds = per_axis("stride", stride, ndim, single=False), per_axis("dilation", dilation, ndim, single=False)
+    limit = 2 * as_int("max_pad", max_pad, low=0)
     pads: list[tuple[int, int]] = []
     for axis, (n, o, k, s, d) in enumerate(zip(ns, os_, ks, ss, ds)):
+        for name, value in (("input", n), ("output", o), ("kernel", k), ("stride", s), ("dilation", d)):
+            if value < 1:
+                raise GeometryError(f"{name} must be >= 1, got {value} on axis {axis}", fix=f"use a positive {name}",
+                                    axis=axis)
         e = effective_kernel(k, d)
-        # totals T with (n + T - e)//s + 1 == o form the range [(o-1)s + e - n, (o-1)s + e - n + s - 1]
         low = (o - 1) * s + e - n
-        totals = [t for t in range(max(0, low), low + s) if t <= 2 * max_pad]
-        if not totals:
+        first, last = max(0, low), min(low + s - 1, limit)
+        if first > last:
             raise GeometryError(
                 f"no padding gives output {o} on axis {axis} (input {n}, kernel {k}, stride {s}, dilation {d})",
                 fix=f"outputs reachable with non-negative padding start at {(n - e) // s + 1}; crop the input or pick a larger kernel/stride",
                 axis=axis,
             )
-        even = [t for t in totals if t % 2 == 0]
-        total = even[0] if even else totals[0]
+        total = first if first % 2 == 0 or first == last else first + 1
         pads.append((total // 2, total - total // 2))
     symmetric = all(b == a for b, a in pads)
     padding: PaddingArg = tuple(b for b, _ in pads) if symmetric else tuple(pads)
@@ -148,73 +169,49 @@ def search(
 ) -> tuple[Candidate, ...]:
     """Every (kernel, stride, padding, dilation) within the ranges that maps ``input`` to
     ``output`` and that the framework accepts (1-D; apply per axis). ``op`` may be 'conv',
-    'max_pool' or 'avg_pool'. Padding here is PyTorch-style symmetric."""
-    from .geometry import avg_pool, max_pool
-
-    count = len(kernels) * len(strides) * len(paddings) * len(dilations)
+    'max_pool' or 'avg_pool'. Padding here is PyTorch-style symmetric. The ranges may hold at
+    most :data:`MAX_CANDIDATES` combinations (a GeometryError beyond)."""
+    n, o = as_int("input", input, low=1), as_int("output", output, low=0)
+    dialect = get_dialect(framework)
+    kind = one_of("op", op, ("conv", "max_pool", "avg_pool"))
+    values = [bounded_values(name, r, MAX_CANDIDATES) for name, r in
+              (("kernels", kernels), ("strides", strides), ("paddings", paddings), ("dilations", dilations))]
+    count = len(values[0]) * len(values[1]) * len(values[2]) * len(values[3])
     if count > MAX_CANDIDATES:
         raise GeometryError(
             f"search space of {count} configurations is too large",
             fix=f"narrow the ranges to at most {MAX_CANDIDATES} combinations",
         )
     found = []
-    for k, s, p, d in product(kernels, strides, paddings, dilations):
-        if k == 1 and d > 1:
-            continue  # dilation changes nothing for a 1-tap kernel; keep the list free of repeats
+    for k, s, p, d in product(*values):
+        if (k == 1 and d > 1) or (kind == "avg_pool" and d != 1):
+            continue  # dilation changes nothing for a 1-tap kernel; average pools take none
         try:
-            if op == "conv":
-                r = conv(input, k, s, p, d, framework=framework)
-            elif op == "max_pool":
-                r = max_pool(input, k, s, p, d, framework=framework)
-            elif op == "avg_pool":
-                if d != 1:
-                    continue
-                r = avg_pool(input, k, s, p, framework=framework)
+            if kind == "conv":
+                r = conv(n, k, s, p, d, framework=dialect.name)
+            elif kind == "max_pool":
+                r = max_pool(n, k, s, p, d, framework=dialect.name)
             else:
-                raise GeometryError(f"unknown op {op!r}", fix="use 'conv', 'max_pool' or 'avg_pool'")
+                r = avg_pool(n, k, s, p, framework=dialect.name)
         except GeometryError:
             continue
-        if r.output[0] == output:
-            found.append(Candidate(k, s, p, d, output))
+        if r.output[0] == o:
+            found.append(Candidate(k, s, p, d, o))
     return tuple(found)
 
 
 def inverse_transpose(forward: LayerGeometry) -> LayerGeometry:
-    """The transposed conv (same kernel, stride, dilation, padding) whose output_padding restores
-    the forward conv's input size exactly: ``output_padding = n - ((o-1)*s + e - 2p)``, i.e.
-    the rows the forward conv's floor division dropped. Checked by the framework dialect."""
+    """The transposed conv (same kernel, stride, dilation) that restores the forward conv's
+    input size exactly, in the forward conv's framework (the dialect's ``inverse_transpose``:
+    PyTorch ``output_padding = n - ((o-1)*s + e - 2p)``, Keras the same padding mode with the
+    matching output_padding, ONNX ``output_shape``). Checked by the framework dialect."""
+    if not isinstance(forward, LayerGeometry):
+        raise GeometryTypeError(
+            f"forward must be a LayerGeometry (the result of convgeom.conv), got {shown(forward)} "
+            f"({type(forward).__name__})", fix="pass cg.conv(...)")
     if forward.op != "conv":
         raise GeometryError(f"inverse_transpose takes a conv geometry, got {forward.op}", fix="pass cg.conv(...)")
-    if forward.framework == "torch":
-        if any(b != a for b, a in forward.pad):
-            raise GeometryError(
-                "PyTorch ConvTranspose has symmetric padding only; this conv pads asymmetrically",
-                fix="crop the transposed output instead, or use symmetric padding",
-            )
-        op = tuple(
-            a.input - ((a.output - 1) * a.stride + a.effective_kernel - 2 * a.pad_before) for a in forward.axes
-        )
-        return conv_transpose(
-            forward.output, forward.kernel, forward.stride, forward.pad_before, op, forward.dilation,
-            framework="torch",
-        )
-    if forward.framework == "tensorflow":
-        padding = forward.padding.name
-        full = [(o - 1) * s + e for o, s, e in zip(forward.output, forward.stride, forward.effective_kernel)]
-        if padding == "same":
-            op = tuple(n - ((o - 1) * s + e % 2) for n, o, s, e in zip(
-                forward.input, forward.output, forward.stride, forward.effective_kernel))
-        else:
-            op = tuple(n - f for n, f in zip(forward.input, full))
-        return conv_transpose(forward.output, forward.kernel, forward.stride, padding, op, forward.dilation,
-                              framework="tensorflow")
-    if forward.framework == "onnx":
-        return conv_transpose(forward.output, forward.kernel, forward.stride, forward.pad, None, forward.dilation,
-                              output_size=forward.input, framework="onnx")
-    raise GeometryError(
-        f"inverse_transpose is not defined for framework {forward.framework!r}",
-        fix="use framework 'torch', 'tensorflow' or 'onnx'",
-    )
+    return layer_from_request(get_dialect(forward.framework).inverse_transpose(forward), forward.framework)
 
 
 def output_range(n: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:

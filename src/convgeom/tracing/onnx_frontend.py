@@ -503,9 +503,9 @@ def _resize(tr: _OnnxTracer, node: onnx.NodeProto, ins: list[Optional[_Val]], at
     rf = tr.builder.rf(x.tid) if x.tid is not None else None
     try:
         if sizes:
-            g = geo.interpolate(sp, size=tuple(full_sizes[2:]), mode=mode)
+            g = geo.interpolate(sp, size=tuple(full_sizes[2:]), mode=mode, framework="onnx")
         else:
-            g = geo.interpolate(sp, scale_factor=tuple(full_scales[2:]), mode=mode)
+            g = geo.interpolate(sp, scale_factor=tuple(full_scales[2:]), mode=mode, framework="onnx")
     except GeometryError as exc:
         raise tr.fail(exc.problem, exc.rule, [x.shape], fix=exc.fix) from exc
     align = _str(attrs.get("coordinate_transformation_mode", "half_pixel")) == "align_corners"
