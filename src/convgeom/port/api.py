@@ -17,7 +17,7 @@ from ..dialects import canonical_framework, get_dialect
 from ..errors import GeometryError
 from ..explanation import OPS
 from ..geometry import LayerGeometry
-from ..params import IntOrTuple, PaddingArg, RawPads
+from ..params import IntOrTuple, PaddingArg, RawPads, as_flag, as_int, as_name
 from .construction import Construction, SourceCall
 from .emitters import Channels, Emitter, get_emitter
 from .exactness import ExactRule, Scanner
@@ -104,7 +104,7 @@ def port(
 def source_layer(op: str, *, source: str, **params: Any) -> SourceCall:
     """The source layer's engine call: ``op`` and the parameters given (None: not given),
     checked against what ``convgeom.<op>`` takes."""
-    op = op.replace("-", "_")
+    op = as_name("op", op).replace("-", "_")
     if op not in PORTABLE_OPS:
         raise GeometryError(f"cannot port {op!r}", fix="port one of " + ", ".join(PORTABLE_OPS))
     accepted = inspect.signature(OPS[op]).parameters
@@ -185,8 +185,11 @@ def _sizes(input: IntOrTuple) -> tuple[int, ...]:
 def _channels(spec: LayerSpec, in_channels: Optional[int], out_channels: Optional[int],
               bias: bool) -> tuple[Channels, list[str]]:
     notes: list[str] = []
+    bias = as_flag("bias", bias)
     if spec.op not in ("conv", "conv_transpose"):
         return Channels(bias=bias), notes
+    in_channels = None if in_channels is None else as_int("in_channels", in_channels, low=1)
+    out_channels = None if out_channels is None else as_int("out_channels", out_channels, low=1)
     if in_channels is None or out_channels is None:
         notes.append(f"channels not given: in_channels={in_channels or spec.groups}, "
                      f"out_channels={out_channels or spec.groups} written (pass in_channels/out_channels)")

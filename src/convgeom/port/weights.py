@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..errors import GeometryError
+from ..params import as_int, one_of
 from .emitters import get_emitter
 
 if TYPE_CHECKING:
@@ -40,10 +41,8 @@ def port_weights(
         import numpy as np
     except ImportError:  # pragma: no cover - numpy is the one requirement of this feature
         raise GeometryError("port_weights needs NumPy", fix="pip install 'convgeom[ops]'") from None
-    if op not in WEIGHT_OPS:
-        raise GeometryError(f"unknown op {op!r} for port_weights", fix="use one of " + ", ".join(WEIGHT_OPS))
-    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
-        raise GeometryError(f"groups must be a positive int, got {groups!r}", fix="pass groups=1 or more")
+    op = one_of("op", op, WEIGHT_OPS)
+    groups = as_int("groups", groups, low=1)
     k = np.asarray(kernel)
     if k.ndim not in (3, 4, 5):
         raise GeometryError(f"kernel has {k.ndim} dims; a 1-3-d layer's kernel has 3 to 5",
