@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
 # Installs everything the tests need into a virtual environment, then runs lint, types and tests.
 # Usage: bash scripts/test.sh [pytest args]
+#
+# PyTorch: on Linux, PyPI's torch wheel is the CUDA build (several GB of NVIDIA packages). For the
+# CPU build, name PyTorch's CPU wheel index:
+#   TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu bash scripts/test.sh
+# (torch alone is installed from that index), or set pip's own PIP_INDEX_URL / PIP_EXTRA_INDEX_URL,
+# which every pip call below honours. CONVGEOM_VENV picks the virtual environment (default .venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${CONVGEOM_VENV:-.venv}"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 PY="$VENV/bin/python"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
-# The CPU build of torch first: a bare 'torch' requirement would pull gigabytes of CUDA packages.
-"$PY" -m pip install -q torch==2.13.0
+# torch first and pinned, so that the packages below find it installed and never pull another build
+if [ -n "${TORCH_INDEX_URL:-}" ]; then
+  "$PY" -m pip install -q --index-url "$TORCH_INDEX_URL" torch==2.13.0
+else
+  "$PY" -m pip install -q torch==2.13.0
+fi
 "$PY" -m pip install -q -e ".[test,torch,onnx,keras,rich]" onnxruntime monai efficientnet-pytorch torchinfo
 export KERAS_BACKEND=torch
 echo "== ruff"; "$VENV/bin/ruff" check src tests tools benchmarks
-echo "== mypy --strict"; "$VENV/bin/mypy" src/convgeom
+echo "== mypy --strict"; "$VENV/bin/mypy"
 echo "== pytest"; "$PY" -m pytest "$@"

@@ -40,3 +40,57 @@ def test_solving_examples() -> None:
     inv = cg.inverse_transpose(cg.conv(8, 3, 2, 1))
     assert inv.output_padding == (1,) and inv.output == (8,)
     assert cg.same_profile(3, 2, sizes=range(1, 33)).asymmetric_inputs == tuple(range(2, 33, 2))
+
+
+def _section(title: str) -> str:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    start = text.index(f"\n## {title}")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end != -1 else None]
+
+
+def _bash_lines(section: str) -> list[str]:
+    blocks = section.split("```bash\n")[1:]
+    return [line for block in blocks for line in block.split("```")[0].splitlines() if line.strip()]
+
+
+def test_command_line_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every command of the README's command-line section runs, with the exit code it says."""
+    import shlex
+
+    from convgeom.cli import main
+
+    lines = [line for line in _bash_lines(_section("Command line")) if line.startswith("convgeom ")]
+    assert len(lines) >= 10
+    for line in lines:
+        command, _, comment = line.partition("#")
+        code = main(shlex.split(command)[1:])
+        captured = capsys.readouterr()
+        assert code == (2 if "exit 2" in comment else 0), (line, captured.err)
+        assert captured.out
+
+
+def test_readme_same_example_matches_torch(capsys: pytest.CaptureFixture[str]) -> None:
+    """`solve same --input 224 --kernel 3 --stride 2` (TensorFlow by default): its F.pad gives
+    ceil(224 / 2) outputs in PyTorch, as TensorFlow's 'same' does."""
+    import json
+
+    from convgeom.cli import main
+
+    assert main(["solve", "same", "--input", "224", "--kernel", "3", "--stride", "2", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    x = F.pad(torch.zeros(1, 1, 224), tuple(data["torch_pad"]))
+    assert data["framework"] == "tensorflow"
+    assert F.conv1d(x, torch.zeros(1, 1, 3), stride=2).shape[-1] == data["output"][0] == 112
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    setup = _bash_lines(_section("Set-up: two commands"))
+    assert "bash scripts/test.sh" in setup
+    ci = [line for line in (root / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
+    assert ci[-1] == "bash scripts/test.sh"

@@ -1,0 +1,1 @@
+"""Developer tools of convgeom (not part of the installed package)."""
