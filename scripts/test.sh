@@ -19,7 +19,7 @@ if [ -n "${TORCH_INDEX_URL:-}" ]; then
 else
   "$PY" -m pip install -q torch==2.13.0
 fi
-"$PY" -m pip install -q -e ".[test,torch,onnx,keras,rich,experiments,ray]" monai efficientnet-pytorch torchinfo
+"$PY" -m pip install -q -e ".[test,torch,onnx,keras,rich,experiments,ray,jax]" monai efficientnet-pytorch torchinfo
 export KERAS_BACKEND=torch
 echo "== ruff"; "$VENV/bin/ruff" check src tests tools benchmarks
 echo "== mypy --strict"; "$VENV/bin/mypy"

@@ -105,3 +105,20 @@ def test_unused_parameters():
 
     (f,) = ct.trace(Unused(), (1, 1, 4, 4)).findings_with("unused-parameters")
     assert f.message.startswith("12 of 14")
+
+
+def test_same_padding_differs_ends_with_the_ported_code():
+    """The fix ends with convgeom.port's code, and that code really pads like TensorFlow."""
+    t = ct.trace(nn.Sequential(nn.Conv2d(1, 1, 3, stride=2, padding=1)), (1, 1, 8, 8))
+    (f,) = t.findings_with("same-padding-differs")
+    code = f.fix.split("; as code: ", 1)[1]
+    assert code.startswith("nn.Sequential(nn.ZeroPad2d((0, 1, 0, 1))")
+    expression = code.split(" (exact for ", 1)[0]
+    ported = eval(expression, {"nn": nn})  # noqa: S307 - convgeom's own output
+    with torch.no_grad():
+        ported[1].weight.fill_(1.0)
+        ported[1].bias.zero_()
+        x = torch.arange(64, dtype=torch.float32).reshape(1, 1, 8, 8)
+        tf_pads = convgeom.conv((8, 8), 3, 2, "same", framework="tensorflow").torch_pad
+        expected = torch.nn.functional.conv2d(torch.nn.functional.pad(x, tf_pads), torch.ones(1, 1, 3, 3), stride=2)
+        assert torch.equal(ported(x), expected)

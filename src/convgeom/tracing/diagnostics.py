@@ -12,7 +12,8 @@ is folded into its padding):
 * ``even-kernel-same`` (warning): 'same' padding with an even effective kernel is asymmetric.
 * ``same-padding-differs`` (warning): for this input size TensorFlow/Keras 'same' and PyTorch's
   usual ``padding=(k-1)//2`` give the same output size but different pads: porting weights
-  between them shifts every output by one pixel; fix: the exact ``F.pad`` that reproduces TF.
+  between them shifts every output by one pixel; fix: the exact ``F.pad`` that reproduces TF,
+  ending with the layer's code from :func:`convgeom.port.finding_code`.
 * ``checkerboard`` (warning): a transposed conv whose kernel is not divisible by its stride
   writes a periodic uneven number of contributions (Odena et al. 2016).
 * ``aliasing`` (info): strided conv / max-pool subsamples without a low-pass (Zhang 2019).
@@ -30,6 +31,7 @@ Whole model:
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from fractions import Fraction
 from typing import Optional
 
@@ -198,6 +200,20 @@ def _check_same_port(rec: LayerRecord, label: str, ax: _Axis, axis: int) -> Opti
         f"{uses} (weights ported between the two shift every pixel)", fix, axis)
 
 
+def _with_ported_code(finding: Finding, g: LayerGeometry, axes: list[_Axis]) -> Finding:
+    """A layer that pads like PyTorch where TensorFlow's 'same' pads otherwise: its fix ends with
+    the code (from :func:`convgeom.port.finding_code`) that reproduces TensorFlow's pads."""
+    if "pads like TensorFlow" in finding.message:
+        return finding
+    from ..port import finding_code
+
+    try:
+        code = finding_code(g, input=tuple(a.n for a in axes))
+    except GeometryError:
+        return finding
+    return replace(finding, fix=f"{finding.fix}; as code: {code}")
+
+
 def _check_static_same(rec: LayerRecord, label: str, ax: _Axis, axis: int) -> Optional[Finding]:
     """An explicit asymmetric pad before a strided layer (TF-style "static same" padding, as in
     efficientnet-pytorch) that does not match TF 'same' for the actual input size."""
@@ -270,7 +286,10 @@ def _layer_findings(trace: Trace) -> list[Finding]:
             axes = [_Axis(ax_g, ex) for ax_g, ex in zip(g.axes, extra)]
             for check in (_check_dropped, _check_gap, _check_ceil, _check_same_port, _check_static_same):
                 found = [f for axis, ax in enumerate(axes) if (f := check(rec, labels[axis], ax, axis))]
-                out.extend(combine_axes(found, labels))
+                found = combine_axes(found, labels)
+                if check is _check_same_port:
+                    found = [_with_ported_code(f, g, axes) for f in found]
+                out.extend(found)
             out.extend(combine_axes(_check_even_same(rec, g, labels), labels))
             alias = _aliasing(rec, g, labels)
             if alias:
