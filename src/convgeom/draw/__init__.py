@@ -1,0 +1,1 @@
+"""Pictures of convolution geometry (placeholder, filled in below)."""
