@@ -49,11 +49,12 @@ _EXPORTS: dict[str, str] = {
 }
 
 #: subpackages with heavy dependencies, loaded on attribute access
-_SUBMODULES = ("ops", "tracing")
+_SUBMODULES = ("ops", "tracing", "draw")
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
+    from . import draw
     from .errors import GeometryError
     from .explanation import explain, explain_call
     from .geometry import (

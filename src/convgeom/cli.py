@@ -19,7 +19,7 @@ from .errors import GeometryError
 MAX_LISTED_WINDOWS = 10_000
 
 #: Modules that add subcommands: each has ``register(subparsers)``.
-PLUGINS = ("convgeom.ops.cli", "convgeom.tracing.cli")
+PLUGINS = ("convgeom.ops.cli", "convgeom.tracing.cli", "convgeom.draw.command")
 
 OP_NAMES = {
     "conv": "conv",

@@ -89,6 +89,18 @@ def check_drawable(result: Any) -> LayerGeometry:
     return result
 
 
+def layer_scene(result: LayerGeometry, *, trace: Optional[OpTrace] = None, step: Optional[Pos] = None,
+                mode: str = "zeros-inserted") -> Scene:
+    """The picture of one layer: its windows (a transposed convolution in ``mode``, zeros
+    inserted or scatter), with the numbers of ``trace`` when given (then ``result`` may be None)."""
+    if trace is not None:
+        result = trace.geometry
+    check_drawable(result)
+    if result.op == "conv_transpose":
+        return transposed_scene(result, mode, step)
+    return window_scene(result, trace, step)
+
+
 # ----- windows over the padded input --------------------------------------------------------
 @dataclass(frozen=True)
 class _WindowAxis:
@@ -383,7 +395,8 @@ def _scatter(result: LayerGeometry) -> Scene:
                                            "xN = how many input cells write that output cell"]
     sweep = Sweep("output", "input", result.input, taps, (0,) * result.ndim, noun="input",
                   template="{noun} ({pos}) writes {grid} {where}")
-    return Scene("scatter", layer_title(result), result.ndim, grids, tuple(labels), sweep)
+    meanings = (("outline", "the stamped kernel"),)
+    return Scene("scatter", layer_title(result), result.ndim, grids, tuple(labels), sweep, meanings=meanings)
 
 
 def _transposed_labels(result: LayerGeometry) -> list[str]:

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple, Optional, Union
 
-from .palette import INK, STYLES, heat_colour, heat_text
+from .palette import INK, heat_colour, heat_text
 from .scene import Arrow as ArrowSpec
 from .scene import Cell, Frame, Grid, Pos, Scene, pos_text
 
@@ -183,12 +183,12 @@ def _cell_size(scene: Scene) -> float:
     texts = any(c.text or c.note for g in scene.grids for c in g.cells)
     base = 40 if texts else 30
     if scene.ndim == 2:
-        columns = sum(g.shape[1] for g in scene.grids)
-        budget = WIDTH_BUDGET - GAP * (len(scene.grids) - 1)
-    else:
-        columns = max(_grid_size(g.shape, 1.0)[0] for g in scene.grids)
-        budget = WIDTH_BUDGET
-    return float(max(3, min(base, math.floor(budget / max(columns, 1)))))
+        fit = (WIDTH_BUDGET - GAP * (len(scene.grids) - 1)) / max(1, sum(g.shape[1] for g in scene.grids))
+    elif scene.ndim == 1:
+        fit = WIDTH_BUDGET / max(1, max(g.shape[0] for g in scene.grids))
+    else:  # depth slices side by side, SLICE_GAP apart
+        fit = min((WIDTH_BUDGET - SLICE_GAP * (g.shape[0] - 1)) / (g.shape[0] * g.shape[2]) for g in scene.grids)
+    return float(max(3, min(base, math.floor(fit))))
 
 
 def _fit(text: str, cell: float, size: float) -> float:
@@ -325,7 +325,7 @@ def _legend(scene: Scene, y: float, width: float) -> tuple[list[Item], float]:
     items: list[Item] = []
     x = float(MARGIN)
     for key in scene.legend():
-        meaning = STYLES[key].meaning
+        meaning = scene.meaning(key)
         span = 18 + 6 + text_width(meaning, LABEL_SIZE) + 18
         if x + span > width and x > MARGIN:
             x, y = float(MARGIN), y + LINE + 6

@@ -145,6 +145,8 @@ class Sweep:
     captions: tuple[str, ...] = ()
     mirrors: tuple[tuple[str, Pos, Pos], ...] = ()
     template: str = "{noun} ({pos}) reads {grid} {where}"
+    #: added to grid coordinates in captions (e.g. to name model-input cells, not grid cells)
+    shift: Pos = ()
 
     @property
     def count(self) -> int:
@@ -186,6 +188,8 @@ class Sweep:
 
     def _caption(self, position: Pos, per_axis: list[tuple[int, ...]]) -> str:
         names = axis_names(len(position))
+        if self.shift:
+            per_axis = [tuple(v + s for v in t) for t, s in zip(per_axis, self.shift)]
         where = ", ".join(
             f"{name} {t[0]}" if len(t) == 1 else
             f"{name} {t[0]}..{t[-1]}" + (f" every {t[1] - t[0]}" if t[1] - t[0] != 1 else "")
@@ -216,6 +220,14 @@ class Scene:
     sweep: Optional[Sweep] = None
     step: Optional[Pos] = None
     arrows: tuple[Arrow, ...] = ()
+    #: legend wording that differs from the palette's (palette key, meaning)
+    meanings: tuple[tuple[str, str], ...] = ()
+
+    def meaning(self, key: str) -> str:
+        """What a palette key means in this picture."""
+        from .palette import STYLES
+
+        return dict(self.meanings).get(key, STYLES[key].meaning)
 
     def grid(self, name: str) -> Grid:
         for g in self.grids:
@@ -250,7 +262,9 @@ class Scene:
             if g.heat is not None and "unread" not in keys and any(g.heat.unread):
                 keys.append("unread")
         if self.sweep is not None and self.sweep.count:
-            keys += ["window", "focus-input" if self.sweep.target == "input" else "focus", "outline"]
+            roles = {c.role for c in self.grid(self.sweep.grid).cells}
+            keys += ["window-output" if roles == {"output", "pad"} or roles == {"output"} else "window",
+                     "focus-input" if self.sweep.target == "input" else "focus", "outline"]
         if self.arrows:
             keys.append("arrow")
         if any(g.marks for g in self.grids):
