@@ -194,7 +194,7 @@ def _legend(scene: Scene) -> str:
 
 def _join(lines: list[Any], color: bool) -> str:
     if not color:
-        return "\n".join(lines)
+        return "\n".join(line.rstrip() for line in lines)
     from rich.console import Console
 
     buffer = io.StringIO()
