@@ -31,7 +31,7 @@ def test_terminal_picture_marks_the_step(capsys: pytest.CaptureFixture[str]) -> 
                           "--values", "--step", "1,2", "--plain"], capsys)
     assert code == 0 and err == ""
     lines = out.splitlines()
-    assert lines[1] == "out(1,2) = 9*1 + 1*1 + 0*1 + 5*1 + 6*1 + 0*1 + 1*1 + 2*1 + 0*1 = 24"
+    assert lines[1] == "out(1,2) = 9·1 + 1·1 + 0·1 + 5·1 + 6·1 + 0·1 + 1·1 + 2·1 + 0·1 = 24"
     grid_rows = lines[3:10]
     # padded rows 2..4, cols 4..6 are bracketed (the window of output (1, 2))
     for r, row in enumerate(grid_rows):

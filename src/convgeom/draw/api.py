@@ -85,7 +85,9 @@ def make_scene(obj: Any, *, step: Optional[Pos] = None, mode: str = "zeros-inser
             return layer_scene(obj, trace=trace_for(obj, data, weight), step=step)
         return layer_scene(obj, step=step, mode=mode)
     if type(obj).__name__ == "OpTrace":
-        return layer_scene(obj.geometry, trace=obj, step=step)
+        from .build import pipeline_scene
+
+        return pipeline_scene(obj, step)
     raise TypeError(f"convgeom.draw takes a LayerGeometry (convgeom.conv, conv_transpose, max_pool, avg_pool, "
                     f"unfold), an OpTrace (convgeom.ops.trace_*) or a Scene, got {type(obj).__name__}")
 

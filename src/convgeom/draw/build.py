@@ -198,11 +198,25 @@ def window_scene(result: LayerGeometry, trace: Optional[OpTrace] = None, step: O
         mirrors=(("image", tuple(-ax.before for ax in axes), result.input),) if image else (),
     )
     labels = _labels(result) + (values.note() if values is not None else [])
+    if result.op == "avg_pool" and values is None:
+        labels.append("each output cell shows its window's divisor (/n)")
     scene = Scene("window", layer_title(result), result.ndim, tuple(grids), tuple(labels), sweep, step,
-                  source_arrows("input", cells) if sources is not None else ())
+                  source_arrows("input", cells) if sources is not None else (),
+                  _outline_meaning(result) + (copy_meaning(result.ndim),))
     if step is not None:
         sweep.check(step)
     return scene
+
+
+def _outline_meaning(result: LayerGeometry) -> tuple[tuple[str, str], ...]:
+    if any(d != 1 for d in result.dilation):
+        return (("outline", "window (the unread cells inside are the dilation's holes)"),)
+    return ()
+
+
+def copy_meaning(ndim: int) -> tuple[str, str]:
+    """Legend entry of copied padding cells, naming the source the way the cells do."""
+    return ("pad-copy", "padding: a copy of input cell [" + ",".join(("d", "r", "c")[3 - ndim:]) + "]")
 
 
 def layer_title(result: LayerGeometry) -> str:
@@ -300,7 +314,8 @@ def _step_caption(w: Any) -> str:
     values = [value_text(float(v)) for v in w.values.ravel()]
     if w.products is not None:
         weights = [value_text(float(v)) for v in w.weights.ravel()]
-        terms = " + ".join(f"{v}*{k}" for v, k in zip(values, weights)) if len(values) <= 9 else (
+        # a middle dot: the one multiplication sign Pillow's built-in font has
+        terms = " + ".join(f"{v}·{k}" for v, k in zip(values, weights)) if len(values) <= 9 else (
             f"sum of {len(values)} products")
         bias = f" + {value_text(w.bias)}" if w.bias else ""
         return f"{where} = {terms}{bias} = {value_text(w.result)}"
@@ -360,7 +375,8 @@ def _zeros_inserted(result: LayerGeometry) -> Scene:
         f"{a.stride - 1} zero(s) between input cells; border of e-1-crop = {b} before, {f} after; "
         f"stride 1" for a, (b, f) in zip(result.axes, borders)])
     sweep = Sweep("input", "output", result.output, taps, (0,) * result.ndim)
-    return Scene("zeros-inserted", layer_title(result), result.ndim, grids, tuple(labels), sweep)
+    return Scene("zeros-inserted", layer_title(result), result.ndim, grids, tuple(labels), sweep,
+                 meanings=_outline_meaning(result))
 
 
 def _scatter(result: LayerGeometry) -> Scene:
@@ -450,7 +466,7 @@ def pad_scene(data: Any, pad: Any, mode: str = "zeros", value: float = 0.0) -> S
                    "circular": "circular: wrap around to the other side"}[mode])
     grid = Grid("input", f"input {shape_text(x.shape)} padded to {shape_text(lengths)}", lengths, tuple(cells))
     return Scene("pad", f"F.pad, mode {mode!r}, (before:after) per axis {arg}", x.ndim, (grid,), tuple(labels),
-                 arrows=source_arrows("input", cells))
+                 arrows=source_arrows("input", cells), meanings=(copy_meaning(x.ndim),))
 
 
 def pipeline_scene(trace: OpTrace, step: Optional[Pos] = None) -> Scene:

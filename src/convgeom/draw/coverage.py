@@ -69,7 +69,9 @@ def coverage_scene(result: LayerGeometry) -> Scene:
              + ("input cells writing each output cell" if transposed else "windows reading each input cell"))
     labels = _labels(result, heat, transposed)
     grid = Grid(what, title, shape, cells, heat)
-    return Scene("coverage", f"{layer_title(result)}: coverage", result.ndim, (grid,), tuple(labels))
+    meanings = (("heat", "input cells writing the cell: light few, dark many"),) if transposed else ()
+    return Scene("coverage", f"{layer_title(result)}: coverage", result.ndim, (grid,), tuple(labels),
+                 meanings=meanings)
 
 
 def _cells(shape: tuple[int, ...], per_axis: list[list[int]], role: str) -> list[Cell]:

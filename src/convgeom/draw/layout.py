@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple, Optional, Union
 
-from .palette import INK, heat_colour, heat_text
+from .palette import HEAT_RAMP, INK, heat_colour, heat_text
 from .scene import Arrow as ArrowSpec
 from .scene import Cell, Frame, Grid, Pos, Scene, pos_text
 
@@ -188,7 +188,8 @@ def _cell_size(scene: Scene) -> float:
         fit = WIDTH_BUDGET / max(1, max(g.shape[0] for g in scene.grids))
     else:  # depth slices side by side, SLICE_GAP apart
         fit = min((WIDTH_BUDGET - SLICE_GAP * (g.shape[0] - 1)) / (g.shape[0] * g.shape[2]) for g in scene.grids)
-    return float(max(3, min(base, math.floor(fit))))
+    smallest = 1 if any(g.heat is not None and not g.cells for g in scene.grids) else 3  # heat images: 1 px a cell
+    return float(max(smallest, min(base, math.floor(fit))))
 
 
 def _fit(text: str, cell: float, size: float) -> float:
@@ -305,7 +306,7 @@ def layout(scene: Scene) -> Layout:
         if scene.ndim == 2:
             x += max(w, text_width(g.title, GRID_TITLE_SIZE)) + GAP
         else:
-            y += h + placed[-1].below + GRID_TITLE_SIZE + 8 + 24
+            y += h + placed[-1].below + GRID_TITLE_SIZE + 8 + (38 if scene.ndim == 3 else 24)
     bottom = max(gl.y + gl.height + gl.below for gl in placed) + (14 if scene.ndim == 3 else 0)
     width = max([gl.x + max(gl.width, text_width(gl.title.text, GRID_TITLE_SIZE)) for gl in placed]
                 + [MARGIN + text_width(scene.title, TITLE_SIZE)])
@@ -335,6 +336,11 @@ def _legend(scene: Scene, y: float, width: float) -> tuple[list[Item], float]:
             items.append(Arrow(x, y + 9, x + 18, y + 9, x + 9, y + 9))
         elif key == "stride-mark":
             items.append(Dot(x + 9, y + 9, 3.5))
+        elif key == "heat":
+            steps = len(HEAT_RAMP)
+            for i, colour in enumerate(HEAT_RAMP):
+                items.append(Rect(x + i * 6, y, 6, 18, "input", klass="legend", colour=colour))
+            x += steps * 6 - 18
         else:
             items.append(Rect(x, y, 18, 18, key, klass="legend"))
         items.append(Label(x + 24, y + 14, meaning, LABEL_SIZE))

@@ -63,13 +63,14 @@ STYLES: dict[str, Style] = {
                            meaning="output cells the input cell writes"),
     "focus": Style(VERMILLION, INK, width=2.5, text=PAPER, glyph="@", meaning="the cell being computed"),
     "focus-input": Style(VERMILLION, INK, width=2.5, text=PAPER, glyph="@", meaning="the input cell stamping"),
-    "outline": Style("none", VERMILLION, width=3.0, meaning="window (holes: dilation)"),
+    "outline": Style("none", VERMILLION, width=3.0, meaning="window"),
     "unread": Style(PAPER, VERMILLION, width=1.5, dash="2,2", hatch=True, glyph="!",
                     meaning="never read by any window"),
     "rf": Style(BLUE, INK, width=1.0, text=PAPER, glyph="*", meaning="receptive field of the unit"),
     "rf-pad": Style("#5f95bd", INK, width=1.0, dash="3,2", text=PAPER, glyph="*",
                     meaning="receptive field in the model's padding"),
     "stride-mark": Style(INK, INK, meaning="centres of neighbouring units (effective stride)"),
+    "heat": Style("#5e99cb", INK, glyph="n", meaning="windows reading the cell: light few, dark many"),
     "arrow": Style("none", GREEN, width=1.5, meaning="copied from"),
 }
 

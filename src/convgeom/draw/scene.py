@@ -256,11 +256,14 @@ class Scene:
         """Palette keys to explain, in a fixed order, for what this scene shows."""
         keys: list[str] = []
         for g in self.grids:
+            heat = g.heat is not None
             for c in g.cells:
-                if c.style not in keys:
+                if c.style not in keys and not (heat and c.role != "pad"):
                     keys.append(c.style)
-            if g.heat is not None and "unread" not in keys and any(g.heat.unread):
-                keys.append("unread")
+            if heat:
+                keys.append("heat")
+                if any(g.heat.unread):  # type: ignore[union-attr]
+                    keys.append("unread")
         if self.sweep is not None and self.sweep.count:
             roles = {c.role for c in self.grid(self.sweep.grid).cells}
             keys += ["window-output" if roles == {"output", "pad"} or roles == {"output"} else "window",
