@@ -2,8 +2,8 @@
 one layout the SVG and the PNG/GIF renderers both draw, so they show the same picture.
 
 Grids of 2-D scenes stand side by side (input, kernel, output), 1-D and 3-D grids one under
-the other (a 3-D grid is a row of 2-D depth slices). Under the grids: the caption of the
-highlighted window, the labels (formulas with numbers) and the legend. A frame changes only the
+the other (a 3-D grid is a row of 2-D depth slices). The caption of the highlighted window
+sits above the grids; under them, the labels (formulas with numbers) and the legend. A frame changes only the
 highlighted cells, the window outline and the caption (:func:`highlight`), so an animation
 draws the page once and each frame on top of it.
 """
@@ -11,6 +11,7 @@ draws the page once and each frame on top of it.
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass
 from typing import NamedTuple, Optional, Union
 
@@ -291,6 +292,22 @@ def _marks(g: GridLayout, grid: Grid) -> list[Item]:
     return dots
 
 
+def wrap(line: str, columns: int) -> list[str]:
+    """A long label in lines of at most ``columns`` characters, broken after its "; " clauses
+    first (a formula stays on one line), then between words."""
+    if len(line) <= columns:
+        return [line]
+    clauses = [c + ";" for c in line.split("; ")]
+    clauses[-1] = clauses[-1][:-1]
+    out: list[str] = []
+    for clause in clauses:
+        if out and len(out[-1]) + 1 + len(clause) <= columns:
+            out[-1] += " " + clause
+        else:
+            out.extend(textwrap.wrap(clause, columns, break_on_hyphens=False) or [""])
+    return out
+
+
 def layout(scene: Scene) -> Layout:
     """Place every grid, label and legend entry of ``scene`` (no highlight: see :func:`highlight`)."""
     cell = _cell_size(scene)
@@ -310,12 +327,17 @@ def layout(scene: Scene) -> Layout:
     bottom = max(gl.y + gl.height + gl.below for gl in placed) + (14 if scene.ndim == 3 else 0)
     width = max([gl.x + max(gl.width, text_width(gl.title.text, GRID_TITLE_SIZE)) for gl in placed]
                 + [MARGIN + text_width(scene.title, TITLE_SIZE)])
+    if scene.sweep is not None and scene.sweep.captions:
+        width = max(width, MARGIN + max(text_width(c, caption.size) for c in scene.sweep.captions))
     y = bottom + 30
     labels = []
+    columns = int(max(width - MARGIN, 600) / text_width("x", LABEL_SIZE))
     for line in scene.labels:
-        labels.append(Label(MARGIN, y, line, LABEL_SIZE))
-        width = max(width, MARGIN + text_width(line, LABEL_SIZE))
-        y += LINE
+        for i, part in enumerate(wrap(line, columns)):
+            indent = 24 if i else 0
+            labels.append(Label(MARGIN + indent, y, part, LABEL_SIZE))
+            width = max(width, MARGIN + indent + text_width(part, LABEL_SIZE))
+            y += LINE
     legend, y = _legend(scene, y + 6, max(width, 600.0))
     title = Label(MARGIN, MARGIN + TITLE_SIZE, scene.title, TITLE_SIZE, bold=True)
     return Layout(math.ceil(width + MARGIN), math.ceil(y + MARGIN - 6), title, tuple(placed), tuple(labels),

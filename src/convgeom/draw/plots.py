@@ -101,6 +101,10 @@ def staircase(op: str, sizes: Sequence[int], frameworks: Sequence[str] = FRAMEWO
     ax.set_title(f"{op} output size against input size ({words})", fontsize=11)
     ax.set_xlabel("input size n")
     ax.set_ylabel("output size")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(True, color="#dddddd", linewidth=0.6)
     ax.legend(fontsize=9, loc="upper left", frameon=False)
     if len(lines) > 1:
