@@ -59,12 +59,12 @@ def test_scatter_gif_has_one_frame_per_input_cell(tmp_path: Path) -> None:
 
 def test_gif_frame_shows_the_svg_highlight(tmp_path: Path) -> None:
     """Frame i of the GIF highlights the same window the SVG draws for step i (window colour)."""
-    from convgeom.draw.layout import layout
+    from convgeom.draw.layout import GIF_WIDTH_BUDGET, layout
     from convgeom.draw.palette import STYLES, rgb
 
     layer = cg.conv((6, 6), 3, 2, 1)
     scene = cg.draw.make_scene(layer)
-    page = layout(scene)
+    page = layout(scene, GIF_WIDTH_BUDGET)
     frames = _frames(Path(cg.draw(layer, tmp_path / "w.gif")).read_bytes())
     grid = page.grid("input")
     for index, step in enumerate(itertools.product(range(3), range(3))):

@@ -180,17 +180,20 @@ def _support(grad: Any) -> set[tuple[int, ...]]:
     return {tuple(int(v) for v in idx) for idx in torch.nonzero(grad[0, 0])}
 
 
+def _small_layer(rng: random.Random, lo: int, hi: int) -> tuple[Any, ...]:
+    """ndim (1 or 2) and per-axis input (lo..hi), kernel, stride, dilation, padding."""
+    ndim = rng.choice((1, 2))
+    return (ndim, tuple(rng.randint(lo, hi) for _ in range(ndim)), tuple(rng.randint(1, 4) for _ in range(ndim)),
+            tuple(rng.randint(1, 3) for _ in range(ndim)), tuple(rng.choice((1, 2)) for _ in range(ndim)),
+            tuple(rng.randint(0, 2) for _ in range(ndim)))
+
+
 def test_window_input_cells_are_the_torch_gradient_support() -> None:
     rng = random.Random("torch-support")
     F = torch.nn.functional
     checked = 0
     while checked < 150:
-        ndim = rng.choice((1, 2))
-        n = tuple(rng.randint(2, 9) for _ in range(ndim))
-        k = tuple(rng.randint(1, 4) for _ in range(ndim))
-        s = tuple(rng.randint(1, 3) for _ in range(ndim))
-        d = tuple(rng.choice((1, 2)) for _ in range(ndim))
-        p = tuple(rng.randint(0, 2) for _ in range(ndim))
+        ndim, n, k, s, d, p = _small_layer(rng, 2, 9)
         pool = rng.random() < 0.4
         try:
             r = cg.avg_pool(n, k, s, p, ceil_mode=rng.random() < 0.5) if pool else cg.conv(n, k, s, p, d)
@@ -219,12 +222,7 @@ def test_conv_transpose_views_match_torch() -> None:
     F = torch.nn.functional
     checked = 0
     while checked < 120:
-        ndim = rng.choice((1, 2))
-        n = tuple(rng.randint(1, 5) for _ in range(ndim))
-        k = tuple(rng.randint(1, 4) for _ in range(ndim))
-        s = tuple(rng.randint(1, 3) for _ in range(ndim))
-        d = tuple(rng.choice((1, 2)) for _ in range(ndim))
-        p = tuple(rng.randint(0, 2) for _ in range(ndim))
+        ndim, n, k, s, d, p = _small_layer(rng, 1, 5)
         op = tuple(rng.randint(0, max(ss, dd) - 1) for ss, dd in zip(s, d))
         try:
             r = cg.conv_transpose(n, k, s, p, op, d)

@@ -10,6 +10,7 @@ draws the page once and each frame on top of it.
 
 from __future__ import annotations
 
+import functools
 import math
 import textwrap
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from .scene import Cell, Frame, Grid, Pos, Scene, pos_text
 MARGIN = 20
 WIDTH_BUDGET = 1180
 """Grids shrink their cells to fit this many pixels side by side (labels may be wider)."""
+GIF_WIDTH_BUDGET = 880
+"""The same for animations: a frame stores the box its window changed, so smaller cells pay."""
 MIN_TEXT = 10
 """No text is smaller than this many pixels."""
 TITLE_SIZE = 16
@@ -128,6 +131,11 @@ class GridLayout:
     def ndim(self) -> int:
         return len(self.shape)
 
+    @functools.cached_property
+    def index(self) -> dict[str, Rect]:
+        """Cells by their ``data-pos`` text."""
+        return {r.pos: r for r in self.cells}
+
     def corner(self, pos: Pos) -> tuple[float, float]:
         c = self.cell
         if self.ndim == 1:
@@ -179,16 +187,16 @@ def _grid_size(shape: Pos, cell: float) -> tuple[float, float]:
     return shape[0] * (shape[2] * cell + SLICE_GAP) - SLICE_GAP, shape[1] * cell
 
 
-def _cell_size(scene: Scene) -> float:
+def _cell_size(scene: Scene, budget: float) -> float:
     """The largest cell (at most 40 px with numbers, 30 px without) that fits the width budget."""
     texts = any(c.text or c.note for g in scene.grids for c in g.cells)
     base = 40 if texts else 30
     if scene.ndim == 2:
-        fit = (WIDTH_BUDGET - GAP * (len(scene.grids) - 1)) / max(1, sum(g.shape[1] for g in scene.grids))
+        fit = (budget - GAP * (len(scene.grids) - 1)) / max(1, sum(g.shape[1] for g in scene.grids))
     elif scene.ndim == 1:
-        fit = WIDTH_BUDGET / max(1, max(g.shape[0] for g in scene.grids))
+        fit = budget / max(1, max(g.shape[0] for g in scene.grids))
     else:  # depth slices side by side, SLICE_GAP apart
-        fit = min((WIDTH_BUDGET - SLICE_GAP * (g.shape[0] - 1)) / (g.shape[0] * g.shape[2]) for g in scene.grids)
+        fit = min((budget - SLICE_GAP * (g.shape[0] - 1)) / (g.shape[0] * g.shape[2]) for g in scene.grids)
     smallest = 1 if any(g.heat is not None and not g.cells for g in scene.grids) else 3  # heat images: 1 px a cell
     return float(max(smallest, min(base, math.floor(fit))))
 
@@ -308,9 +316,10 @@ def wrap(line: str, columns: int) -> list[str]:
     return out
 
 
-def layout(scene: Scene) -> Layout:
-    """Place every grid, label and legend entry of ``scene`` (no highlight: see :func:`highlight`)."""
-    cell = _cell_size(scene)
+def layout(scene: Scene, budget: float = WIDTH_BUDGET) -> Layout:
+    """Place every grid, label and legend entry of ``scene`` (no highlight: see :func:`highlight`);
+    cells shrink to fit ``budget`` pixels."""
+    cell = _cell_size(scene, budget)
     # the caption of the highlighted window sits under the title, close to the grids: an
     # animation redraws it with the window, and a GIF stores only the box that changed
     caption = Label(MARGIN, MARGIN + TITLE_SIZE + 24, "", LABEL_SIZE + 1)
@@ -391,25 +400,22 @@ def highlight(page: Layout, frame: Optional[Frame]) -> Highlight:
         return Highlight({}, (), page.caption)
     cells: dict[tuple[str, str], Rect] = {}
     grid = page.grid(frame.grid)
-    by_pos = {r.pos: r for r in grid.cells}
     for pos in frame.window:
         key = pos_text(pos)
-        if key in by_pos:
-            r = by_pos[key]
+        if key in grid.index:
+            r = grid.index[key]
             cells[(grid.name, key)] = _restyle(r, _WINDOW_STYLE.get(r.role, "window"), "window")
     for name, positions in frame.mirror:
         mg = page.grid(name)
-        mpos = {r.pos: r for r in mg.cells}
         for pos in positions:
             key = pos_text(pos)
-            if key in mpos:
-                cells[(name, key)] = _restyle(mpos[key], "window", "window")
+            if key in mg.index:
+                cells[(name, key)] = _restyle(mg.index[key], "window", "window")
     target = page.grid(frame.target_grid)
     key = pos_text(frame.target)
-    for r in target.cells:
-        if r.pos == key:
-            cells[(target.name, key)] = _restyle(r, _FOCUS_STYLE.get(r.role, "focus"), "focus")
-            break
+    if key in target.index:
+        r = target.index[key]
+        cells[(target.name, key)] = _restyle(r, _FOCUS_STYLE.get(r.role, "focus"), "focus")
     outlines = _outlines(grid, frame)
     caption = Label(page.caption.x, page.caption.y, frame.caption, page.caption.size)
     return Highlight(cells, outlines, caption)

@@ -15,7 +15,20 @@ import io
 import math
 from typing import Any, Optional
 
-from .layout import Arrow, Dot, GridLayout, Highlight, Image, Item, Label, Layout, Rect, highlight, layout
+from .layout import (
+    GIF_WIDTH_BUDGET,
+    Arrow,
+    Dot,
+    GridLayout,
+    Highlight,
+    Image,
+    Item,
+    Label,
+    Layout,
+    Rect,
+    highlight,
+    layout,
+)
 from .palette import HEAT_RAMP, INK, PAPER, RASTER_PAD, STYLES, heat_pixels, rgb
 from .scene import Frame, Scene
 
@@ -213,19 +226,47 @@ def render_gif(scene: Scene, *, frame_ms: int = FRAME_MS) -> bytes:
     """An animated GIF, one frame per position of the scene's sweep in row-major order.
 
     Drawn in palette mode with the style colours only (text without antialiasing, as GIF
-    wants it): the page once, then each frame's highlight on a copy of it."""
-    frames_spec = list(scene.frames())
+    wants it). The page is drawn once; each frame undoes the previous highlight, draws its own
+    and stores only the rectangle that changed (Pillow's documented ``getheader``/``getdata``
+    encode the blocks), so a frame costs its window, not the page."""
+    from PIL import GifImagePlugin
+
+    frames = scene.frames()
     pil_image, _ = _pil()
-    page = layout(scene)
-    base = pil_image.new("P", (math.ceil(page.width), math.ceil(page.height)), 0)
+    page = layout(scene, GIF_WIDTH_BUDGET)
+    size = (math.ceil(page.width), math.ceil(page.height))
+    base = pil_image.new("P", size, 0)
     base.putpalette(_palette())
     _draw_page(_Canvas(base), page)
-    frames = []
-    for frame in frames_spec:
-        out = base.copy()
-        _draw_highlight(_Canvas(out), page, highlight(page, frame))
-        frames.append(out)
-    buffer = io.BytesIO()
-    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0,
-                   optimize=False)
-    return buffer.getvalue()
+    canvas = base.copy()
+    header, _ = GifImagePlugin.getheader(base, None, {"loop": 0, "duration": frame_ms})
+    out = [b"".join(header)]
+    previous: Optional[tuple[int, int, int, int]] = None
+    for frame in frames:
+        lit = highlight(page, frame)
+        if previous is not None:
+            canvas.paste(base.crop(previous), previous[:2])
+        _draw_highlight(_Canvas(canvas), page, lit)
+        box = _changed(page, lit)
+        region = (0, 0) + size if previous is None else _union(previous, box)
+        out.extend(GifImagePlugin.getdata(canvas.crop(region), offset=region[:2], duration=frame_ms, interlace=0))
+        previous = box
+    out.append(b";")
+    return b"".join(out)
+
+
+def _union(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
+
+
+def _changed(page: Layout, lit: Highlight) -> tuple[int, int, int, int]:
+    """The page box a frame's highlight covers: its cells and outlines (a few pixels of line
+    width around them) and the caption line."""
+    x0, y0, x1, y1 = 0.0, page.caption.y - page.caption.size - 4, page.width, page.caption.y + 6
+    for r in list(lit.cells.values()) + list(lit.outlines):
+        x0, y0, x1, y1 = min(x0, r.x - 3), min(y0, r.y - 3), max(x1, r.x + r.w + 4), max(y1, r.y + r.h + 4)
+    for g in page.grids:  # marks and arrows are redrawn over the whole grid
+        if lit.cells and any(not isinstance(e, (Image, Label)) for e in g.extras):
+            x0, y0, x1, y1 = min(x0, g.x - 3), min(y0, g.y - 3), max(x1, g.x + g.width + 4), max(y1, g.y + g.height + 4)
+    return (max(0, math.floor(x0)), max(0, math.floor(y0)), min(math.ceil(page.width), math.ceil(x1)),
+            min(math.ceil(page.height), math.ceil(y1)))
