@@ -16,7 +16,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import NamedTuple, Optional, Union
 
-from .palette import HEAT_RAMP, INK, heat_colour, heat_text
+from .palette import HEAT_RAMP, INK, heat_colour, heat_text, lit_style
 from .scene import Arrow as ArrowSpec
 from .scene import Cell, Frame, Grid, Pos, Scene, pos_text
 
@@ -379,9 +379,6 @@ def _legend(scene: Scene, y: float, width: float) -> tuple[list[Item], float]:
     return items, y + 18 + 8
 
 
-_WINDOW_STYLE = {"input": "window", "pad": "window-pad", "overhang": "window-overhang", "output": "window-output",
-                 "kernel": "window"}
-_FOCUS_STYLE = {"output": "focus", "input": "focus-input"}
 
 
 @dataclass(frozen=True)
@@ -404,18 +401,18 @@ def highlight(page: Layout, frame: Optional[Frame]) -> Highlight:
         key = pos_text(pos)
         if key in grid.index:
             r = grid.index[key]
-            cells[(grid.name, key)] = _restyle(r, _WINDOW_STYLE.get(r.role, "window"), "window")
+            cells[(grid.name, key)] = _restyle(r, lit_style("window", r.role), "window")
     for name, positions in frame.mirror:
         mg = page.grid(name)
         for pos in positions:
             key = pos_text(pos)
             if key in mg.index:
-                cells[(name, key)] = _restyle(mg.index[key], "window", "window")
+                cells[(name, key)] = _restyle(mg.index[key], lit_style("window", "input"), "window")
     target = page.grid(frame.target_grid)
     key = pos_text(frame.target)
     if key in target.index:
         r = target.index[key]
-        cells[(target.name, key)] = _restyle(r, _FOCUS_STYLE.get(r.role, "focus"), "focus")
+        cells[(target.name, key)] = _restyle(r, lit_style("focus", r.role), "focus")
     outlines = _outlines(grid, frame)
     caption = Label(page.caption.x, page.caption.y, frame.caption, page.caption.size)
     return Highlight(cells, outlines, caption)

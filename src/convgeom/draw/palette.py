@@ -69,7 +69,7 @@ STYLES: dict[str, Style] = {
     "rf": Style(BLUE, INK, width=1.0, text=PAPER, glyph="*", meaning="receptive field of the unit"),
     "rf-pad": Style("#5f95bd", INK, width=1.0, dash="3,2", text=PAPER, glyph="*",
                     meaning="receptive field in the model's padding"),
-    "stride-mark": Style(INK, INK, meaning="centres of neighbouring units (effective stride)"),
+    "stride-mark": Style(INK, PAPER, meaning="centres of neighbouring units (effective stride)"),
     "heat": Style("#5e99cb", INK, glyph="n", meaning="windows reading the cell: light few, dark many"),
     "arrow": Style("none", GREEN, width=1.5, meaning="copied from"),
 }
@@ -79,6 +79,14 @@ STYLES: dict[str, Style] = {
 HEAT_RAMP: tuple[str, ...] = (
     "#e8f1f8", "#c9dff0", "#a7cbe6", "#82b3da", "#5e99cb", "#3f7fb8", "#2766a0", "#174d82", "#0b3563",
 )
+
+
+def lit_style(kind: str, role: str) -> str:
+    """The palette key of a highlighted cell: a window tap by the role of the cell it reads
+    (``kind`` "window"), or the cell the window computes (``kind`` "focus")."""
+    if kind == "focus":
+        return "focus-input" if role == "input" else "focus"
+    return {"pad": "window-pad", "overhang": "window-overhang", "output": "window-output"}.get(role, "window")
 
 
 def heat_colour(count: int, maximum: int) -> str:

@@ -149,7 +149,9 @@ class _Canvas:
 
     def dot(self, d: Dot) -> None:
         x, y = self._xy(d.x, d.y)
-        self.draw.ellipse([x - d.r, y - d.r, x + d.r, y + d.r], fill=STYLES[d.style].fill)
+        style = STYLES[d.style]
+        self.draw.ellipse([x - d.r - 1, y - d.r - 1, x + d.r + 1, y + d.r + 1], fill=style.stroke)
+        self.draw.ellipse([x - d.r, y - d.r, x + d.r, y + d.r], fill=style.fill)
 
     def heat_image(self, img: Image) -> None:
         pil_image, _ = _pil()

@@ -153,8 +153,9 @@ def _item(item: Item) -> str:
         return (f'<path class="copy" d="M{_n(item.x1)},{_n(item.y1)} Q{_n(cx)},{_n(cy)} {_n(item.x2)},{_n(item.y2)}" '
                 f'fill="none" stroke="{style.stroke}" stroke-width="{_n(style.width)}" marker-end="url(#arrowhead)"/>')
     if isinstance(item, Dot):
+        style = STYLES[item.style]
         return (f'<circle class="stride-mark" cx="{_n(item.x)}" cy="{_n(item.y)}" r="{_n(item.r)}" '
-                f'fill="{STYLES[item.style].fill}"/>')
+                f'fill="{style.fill}" stroke="{style.stroke}" stroke-width="1"/>')
     return _image(item)
 
 

@@ -16,17 +16,18 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..errors import GeometryError
-from .palette import STYLES
+from .palette import STYLES, lit_style
 from .scene import MAX_TERMINAL_CELLS, MAX_TERMINAL_WIDTH, Frame, Grid, Pos, Scene, pos_text
 
 if TYPE_CHECKING:
     from ..geometry import LayerGeometry
     from ..ops.trace import OpTrace
 
-#: one terminal cell: (text, palette key, bracket kind "" / "window" / "focus")
+#: one terminal cell: (text, palette key as drawn, bracket kind "" / "window" / "focus")
 Token = tuple[str, str, str]
 
 _BRACKETS = {"": (" ", " "), "window": ("[", "]"), "focus": ("(", ")")}
+
 _GAP = "    "
 
 
@@ -72,7 +73,8 @@ def _tokens(scene: Scene, frame: Optional[Frame]) -> dict[str, dict[Pos, Token]]
                 style = "unread" if counts[i] == 0 else style
             if not text:
                 text = "+" if c.pos in marks.get(g.name, ()) else STYLES[style].glyph
-            tokens[c.pos] = (text, style, lit.get((g.name, c.pos), ""))
+            kind = lit.get((g.name, c.pos), "")
+            tokens[c.pos] = (text, lit_style(kind, c.role) if kind else style, kind)
         out[g.name] = tokens
     return out
 
@@ -166,8 +168,8 @@ def _side_by_side(blocks: list[tuple[str, list[list[Token]], int]], color: bool)
             for k, ((_, rows, w), wd) in enumerate(zip(blocks, widths)):
                 part = _line(rows[i], w, True) if i < len(rows) else Text("")
                 line.append_text(part)
-                line.append(" " * (wd - len(part.plain)) + (_GAP if k < len(blocks) - 1 else ""))
-            line.rstrip()
+                if k < len(blocks) - 1:
+                    line.append(" " * (wd - len(part.plain)) + _GAP)
             out.append(line)
         else:
             parts = [(_plain(rows[i], w) if i < len(rows) else "").ljust(wd) for (_, rows, w), wd in zip(blocks, widths)]
