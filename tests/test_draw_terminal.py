@@ -74,3 +74,28 @@ def test_colour_only_with_rich() -> None:
     plain = render(scene)
     assert "\x1b[" in coloured and "\x1b[" not in plain
     assert re.sub(r"\x1b\[[0-9;]*m", "", coloured).split() == plain.split()
+
+
+def test_render_geometry_for_explain_never_raises_with_fit() -> None:
+    """What `convgeom explain` prints under its derivation: grids, a note, or nothing."""
+    import random
+
+    rng = random.Random("explain")
+    shown = 0
+    for _ in range(400):
+        fw = rng.choice(("torch", "tensorflow", "jax", "onnx"))
+        ndim = rng.choice((1, 2, 3))
+        n = tuple(rng.randint(1, 40) for _ in range(ndim))
+        try:
+            r = rng.choice((cg.conv, cg.max_pool))(n, rng.randint(1, 5), rng.randint(1, 3),
+                                                   rng.choice(("valid", "same", 0, 1)), framework=fw)
+        except cg.GeometryError:
+            continue
+        text = render_geometry(r, fit=True)
+        assert text.startswith("(grids not drawn:") or "legend:" in text
+        shown += "legend:" in text
+    assert shown > 50
+    assert render_geometry(cg.adaptive_avg_pool(5, 2), fit=True) == ""
+    assert "output 0 x 0" in render_geometry(cg.conv((2, 2), 3, framework="jax"), fit=True)
+    with pytest.raises(TypeError):
+        render_geometry(cg.interpolate(4, 8))

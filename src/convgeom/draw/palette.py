@@ -50,7 +50,7 @@ STYLES: dict[str, Style] = {
     "pad-crop": Style("#f1f1f1", "#7a7a7a", dash="3,2", hatch=True, glyph="x",
                       meaning="cropped from the full output (padding)"),
     "overhang": Style(PAPER, "#5a5a5a", dash="1,2", hatch=True, glyph="/",
-                      meaning="overhang: read by a ceil-mode window, outside the padded input"),
+                      meaning="overhang: a window reaching past the padded input (ceil mode, truncating pools)"),
     "output": Style("#f6d38d", "#a66f00", glyph="#", meaning="output"),
     "kernel": Style("#a8e0cc", "#00694d", glyph="k", meaning="kernel"),
     # the highlighted window (taps) and the cell it belongs to

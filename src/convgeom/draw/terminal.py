@@ -20,7 +20,6 @@ from .palette import STYLES, lit_style
 from .scene import MAX_TERMINAL_CELLS, MAX_TERMINAL_WIDTH, Frame, Grid, Pos, Scene, pos_text
 
 if TYPE_CHECKING:
-    from ..geometry import LayerGeometry
     from ..ops.trace import OpTrace
 
 #: one terminal cell: (text, palette key as drawn, bracket kind "" / "window" / "focus")
@@ -156,9 +155,9 @@ def _line(row: Sequence[Token], width: int, color: bool) -> Any:
 
 
 def _side_by_side(blocks: list[tuple[str, list[list[Token]], int]], color: bool) -> list[Any]:
-    widths = [max(len(_plain(r, w)) for r in rows) for _, rows, w in blocks]
+    widths = [max((len(_plain(r, w)) for r in rows), default=0) for _, rows, w in blocks]
     widths = [max(wd, len(name)) for wd, (name, _, _) in zip(widths, blocks)]
-    height = max(len(rows) for _, rows, _ in blocks)
+    height = max((len(rows) for _, rows, _ in blocks), default=0)
     out: list[Any] = [_GAP.join(name.ljust(wd) for wd, (name, _, _) in zip(widths, blocks)).rstrip()]
     for i in range(height):
         if color:
@@ -322,13 +321,18 @@ def _window_lines(op_trace: OpTrace, max_windows: Optional[int]) -> list[str]:
     return lines
 
 
-def render_geometry(result: LayerGeometry, *, step: Optional[Pos] = None, color: bool = False,
-                    fit: bool = False) -> str:
+def render_geometry(result: Any, *, step: Optional[Pos] = None, color: bool = False, fit: bool = False) -> str:
     """The grids of one layer (padded input with the window of ``step`` -- default the first --,
     kernel, output; a transposed convolution with zeros inserted), for ``convgeom explain``.
-    ``fit=True`` returns a one-line note instead of raising when the grids exceed the terminal cap."""
+    ``fit=True`` never raises: grids beyond the terminal cap give a one-line note instead, and a
+    result without windows of one size (adaptive pooling, interpolate) gives ""."""
+    from ..geometry import LayerGeometry
     from .build import layer_scene
 
+    if not isinstance(result, LayerGeometry):
+        if fit:
+            return ""
+        raise TypeError(f"render_geometry takes a LayerGeometry, got {type(result).__name__}")
     try:
         scene = layer_scene(result, step=step)
         return render(scene, color=color, title=False, labels=False)
