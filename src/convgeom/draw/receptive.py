@@ -36,6 +36,19 @@ def _layer(trace: Trace, name: str) -> Any:
         raise GeometryError(f"the traced model has no layer {name!r}", fix=f"use one of: {shown}") from None
 
 
+def _spans(sizes: tuple[int, ...], outs: tuple[int, ...], rf: Any) -> list[list[tuple[int, int]]]:
+    """Per axis, the first and last input cell each unit sees: ``u*S - P .. u*S - P + r - 1``
+    rounded outwards (the whole input on an axis a layer mixed away)."""
+    spans = []
+    for n, o, f, whole in zip(sizes, outs, rf.fields, rf.whole):
+        if whole:
+            spans.append([(0, n - 1)] * o)
+        else:
+            spans.append([(math.floor(u * f.stride - f.padding), math.ceil(u * f.stride - f.padding + f.size - 1))
+                          for u in range(o)])
+    return spans
+
+
 def rf_scene(trace: Trace, layer: str, unit: Optional[Sequence[int]] = None) -> Scene:
     """The receptive field of ``unit`` (output position of ``layer``, default the middle one)
     on the model input, with every unit's field one frame of an animation."""
@@ -50,13 +63,7 @@ def rf_scene(trace: Trace, layer: str, unit: Optional[Sequence[int]] = None) -> 
         raise GeometryError(f"cannot draw a receptive field over {len(sizes)} spatial axes",
                             fix="trace a model with 1-D to 3-D spatial input")
     position = tuple(o // 2 for o in outs) if unit is None else tuple(unit)
-    spans = []
-    for n, o, f, whole in zip(sizes, outs, rf.fields, rf.whole):
-        if whole:
-            spans.append([(0, n - 1)] * o)
-        else:
-            spans.append([(math.floor(u * f.stride - f.padding), math.ceil(u * f.stride - f.padding + f.size - 1))
-                          for u in range(o)])
+    spans = _spans(sizes, outs, rf)
     lows = [min(0, min(a for a, _ in s)) for s in spans]
     highs = [max(n - 1, max(b for _, b in s)) for n, s in zip(sizes, spans)]
     extents = tuple(hi - lo + 1 for lo, hi in zip(lows, highs))
