@@ -107,6 +107,7 @@ class Image:
     py: int
     counts: tuple[int, ...]
     maximum: int
+    role: str = "input"
 
 
 Item = Union[Rect, Label, Arrow, Dot, Image]
@@ -247,8 +248,9 @@ def _place_grid(g: Grid, x: float, y: float, cell: float, copies: list[ArrowSpec
     extras: list[Item] = []
     if heat is not None and not g.cells:
         rows, cols = (1, g.shape[0]) if len(g.shape) == 1 else (g.shape[0], g.shape[1])
+        role = "output" if g.name == "output" else "input"
         extras.append(Image(x, y, rows, cols, int(cell), int(cell) if len(g.shape) > 1 else 16,
-                            heat.counts, heat.maximum))
+                            heat.counts, heat.maximum, role))
     if heat is not None:
         extras.extend(_unread_marks(probe, heat.unread))
     extras.extend(_marks(probe, g))

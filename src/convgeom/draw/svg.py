@@ -44,7 +44,8 @@ def render(scene: Scene, frame: Optional[Frame] = None) -> str:
 def render_layout(page: Layout, lit: Highlight, scene: Scene) -> str:
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_n(page.width)}" height="{_n(page.height)}" '
-        f'viewBox="0 0 {_n(page.width)} {_n(page.height)}" font-family="{FONT}" data-kind="{scene.kind}">',
+        f'viewBox="0 0 {_n(page.width)} {_n(page.height)}" font-family="{FONT}" data-kind="{scene.kind}" '
+        f'role="img" aria-label={quoteattr(scene.title)}>',
         f"<title>{escape(scene.title)}</title>",
         _defs(),
         f'<rect width="{_n(page.width)}" height="{_n(page.height)}" fill="{PAPER}"/>',
@@ -163,7 +164,7 @@ def _image(img: Image) -> str:
     palette, pixels = heat_pixels(img.counts, img.rows, img.cols, img.px, img.py, img.maximum)
     data = png_bytes(img.cols * img.px, img.rows * img.py, palette, pixels)
     href = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
-    return (f'<image data-role="input" x="{_n(img.x)}" y="{_n(img.y)}" width="{img.cols * img.px}" '
+    return (f'<image data-role="{img.role}" x="{_n(img.x)}" y="{_n(img.y)}" width="{img.cols * img.px}" '
             f'height="{img.rows * img.py}" style="image-rendering:pixelated" href={quoteattr(href)}/>')
 
 
