@@ -144,6 +144,7 @@ BAD = [
     (["staircase", "--kernel", "3"], "staircase needs the layer op"),
     (["staircase", "conv", "--kernel", "3", "--sizes", "9-1"], "is empty"),
     (["pipeline", "--coverage"], "--coverage does not apply"),
+    (["conv", "--input", "5", "--kernel", "3", "--size", "9"], "--size does not apply"),
     (["sideways"], "invalid choice"),
 ]
 

@@ -119,6 +119,9 @@ def _layer_scene(args: argparse.Namespace) -> Any:
         raise GeometryError(f"convgeom draw {args.op} needs --input", fix="e.g. --input 5,5")
     if args.coverage and (args.values or args.step):
         raise GeometryError("--coverage draws counts, not one window's values", fix="drop --values and --step")
+    for flag in ("output", "size", "scale"):  # shape's options for adaptive pools and interpolate
+        if getattr(args, flag) is not None:
+            raise GeometryError(f"--{flag} does not apply to 'convgeom draw {args.op}'", fix="drop it")
     op, params = layer_params(args)
     result = OPS[op](**params)
     return make_scene(result, step=_ints(args.step, "step"), mode=args.mode, coverage=args.coverage,
