@@ -53,13 +53,14 @@ _EXPORTS: dict[str, str] = {
 }
 
 #: subpackages with heavy dependencies, loaded on attribute access
-_SUBMODULES = ("ops", "tracing")
+_SUBMODULES = ("ops", "tracing", "draw")
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from typing import Any
 
+    from . import draw
     from .errors import GeometryError, GeometryTypeError
     from .explanation import explain, explain_call
     from .geometry import (
