@@ -50,10 +50,12 @@ _EXPORTS: dict[str, str] = {
     "TensorRF": "convgeom.tracing",
     "ValidSizes": "convgeom.tracing",
     "ImpossibleInput": "convgeom.tracing",
+    "port_weights": "convgeom.port",
 }
 
-#: subpackages with heavy dependencies, loaded on attribute access
-_SUBMODULES = ("ops", "tracing", "draw")
+#: subpackages with heavy dependencies, loaded on attribute access (``port`` is callable:
+#: ``convgeom.port(...)`` ports a layer)
+_SUBMODULES = ("ops", "tracing", "draw", "port")
 
 __all__ = sorted(_EXPORTS)
 
@@ -78,6 +80,7 @@ if TYPE_CHECKING:
         unfold,
     )
     from .params import RawPads
+    from .port import port_weights
     from .receptive_field import ReceptiveField, RFStep
     from .solve import inverse_transpose, padding_for_output, same_padding, same_profile, search
     from .tracing import (
