@@ -16,9 +16,10 @@ from ..geometry import LayerGeometry
 
 #: Largest grid side the page draws (cells along one axis of any grid: the padded input, the
 #: output, a transposed convolution's zeros-inserted input). The geometry above it is still
-#: computed exactly; only the picture is left out. 128 x 128 is about 33,000 cells, a 4 MB SVG
-#: drawn in about a second; the total is also capped by ``convgeom.draw.MAX_CELLS``.
-MAX_PICTURE_AXIS = 128
+#: computed exactly; only the picture is left out. A 128 x 128 input with its padding and output
+#: is about 33,000 cells, a 4 MB SVG drawn in about a second; the total is also capped by
+#: ``convgeom.draw.MAX_CELLS`` (65,536).
+MAX_PICTURE_AXIS = 160
 
 TRANSPOSE_VIEWS = ("zeros-inserted", "scatter")
 #: palette keys the page paints highlighted cells with
@@ -63,7 +64,9 @@ def parse_step(text: Any, ndim: int) -> Optional[tuple[int, ...]]:
     from .fields import field_text
 
     step = values.int_list(str(field_text("step", text)), "step", minimum=0)
-    values.check_count("step", len(step), ndim, "input")
+    if len(step) != ndim:
+        raise values.CliError(f"step has {len(step)} values but the output has {values.axes(ndim)}",
+                              fix=f"give one index per axis, e.g. step {','.join(['0'] * ndim)}")
     return step
 
 

@@ -20,6 +20,11 @@ from .fields import RequestError, field_text, layer_fields
 
 #: fields the page adds to a layer's: the picture's and the channels of the code
 PICTURE_FIELDS = ("step", "view", "values")
+#: Largest stride and dilated kernel the page writes code for: ``convgeom.port`` checks every
+#: input size modulo the layer's period, in time proportional to them (a 3-D max pool with
+#: kernel 64 and stride 32 takes about 2 s on a loaded 2-core machine).
+MAX_PORT_STRIDE = 32
+MAX_PORT_KERNEL = 64
 CHANNEL_FIELDS = ("in_channels", "out_channels")
 _CHANNEL_OPS = ("conv", "conv_transpose")
 
@@ -166,6 +171,10 @@ def port(data: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(result, LayerGeometry):
         raise RequestError(f"cannot port {function}", fix="port conv, conv-transpose, max-pool or avg-pool",
                            status=422)
+    if max(result.stride) > MAX_PORT_STRIDE or max(result.effective_kernel) > MAX_PORT_KERNEL:
+        raise RequestError(f"the page writes code for strides up to {MAX_PORT_STRIDE} and dilated kernels up to "
+                           f"{MAX_PORT_KERNEL} (the exactness check takes time proportional to them)",
+                           fix="run convgeom port on the command line for this layer", status=422)
     targets = []
     for name, dialect in DIALECTS.items():
         entry: dict[str, Any] = {"framework": name, "label": dialect.label}

@@ -15,8 +15,8 @@ const ORDER = ["op", "framework", "input", "kernel", "stride", "padding", "dilat
   "padding_mode", "output", "size", "scale", "view", "values"];
 const PLACEHOLDERS = {
   input: "e.g. 7 or 7,5", kernel: "e.g. 3 or 3,5", stride: "default", padding: "0, 1:2, same ...",
-  dilation: "1", output_padding: "0", output_size: "optional", groups: "1", in_channels: "for the code",
-  out_channels: "for the code", divisor: "optional", output: "e.g. 7 or 7,5", size: "e.g. 14", scale: "e.g. 2",
+  dilation: "1", output_padding: "0", output_size: "optional", groups: "1", in_channels: "optional",
+  out_channels: "optional", divisor: "optional", output: "e.g. 7 or 7,5", size: "e.g. 14", scale: "e.g. 2",
 };
 const DEFAULTS = { op: "conv", framework: "torch", input: "7,7", kernel: "3", stride: "2", padding: "1" };
 const CHECKBOXES = ["ceil_mode", "values"];
@@ -221,14 +221,14 @@ function showFrameworks(frameworks) {
     const tr = el("tr", { class: [row.chosen ? "chosen" : "", row.error ? "refused" : "", row.differences.length ? "differs" : ""].join(" ").trim(), "data-framework": row.framework });
     tr.append(el("th", { scope: "row", text: row.label + (row.chosen ? " (chosen)" : "") }));
     if (row.error) {
-      tr.append(el("td", { text: "refused" }), el("td", { text: "" }));
+      tr.append(el("td", { "data-label": "Output", text: "refused" }), el("td", { "data-label": "Padding", text: "\u2014" }));
     } else {
-      tr.append(el("td", { text: shape(row.output) }), el("td", { text: row.pad_before.map((b, i) => "(" + b + ", " + row.pad_after[i] + ")").join(", ") }));
+      tr.append(el("td", { "data-label": "Output", text: shape(row.output) }),
+        el("td", { "data-label": "Padding", text: row.pad_before.map((b, i) => "(" + b + ", " + row.pad_after[i] + ")").join(", ") }));
     }
-    const note = row.chosen ? (row.error || "") : (row.differences.join("; ") || "same as the chosen framework");
-    const td = el("td", { text: note });
-    if (row.error && !row.chosen) td.title = row.error;
-    if (row.error && !row.chosen) td.append(el("div", { class: "why", text: row.error }));
+    const note = row.chosen ? (row.error ? "" : "\u2014") : (row.differences.join("; ") || "same as the chosen framework");
+    const td = el("td", { "data-label": "Differs", text: note });
+    if (row.error) td.append(el("div", { class: "why", text: row.error }));
     tr.append(td);
     body.append(tr);
   }
@@ -295,8 +295,9 @@ const player = {
     const grid = $("grid");
     grid.innerHTML = picture.svg;
     this.svg = grid.querySelector("svg");
-    const width = this.svg.getAttribute("width");
+    const width = +this.svg.getAttribute("width");
     this.svg.style.maxWidth = width + "px";
+    this.svg.style.minWidth = Math.min(width, Math.round(width * 0.6)) + "px"; // text stays readable on a phone: scroll instead
     this.svg.removeAttribute("height");
     this.svg.setAttribute("width", "100%");
     this.sweep = picture.sweep;
