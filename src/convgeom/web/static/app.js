@@ -166,9 +166,10 @@ function showRefusal(body, status) {
   $("output-size").textContent = "\u2014";
   $("pads").textContent = "";
   player.clear();
+  $("picture-box").hidden = true;
   $("picture-note").hidden = true;
   $("explanation").textContent = (body && body.explanation) || "";
-  $("findings").replaceChildren();
+  $("findings").replaceChildren(el("li", { class: "ok", text: "No diagnostics: the layer is refused (see above)." }));
   showFrameworks(body && body.frameworks);
   $("code").replaceChildren();
   document.body.dataset.state = "refused";
@@ -186,6 +187,8 @@ function showLayer(body, data) {
   $("explanation").textContent = body.explanation;
   showFindings(body.findings);
   showFrameworks(body.frameworks);
+  $("picture-box").hidden = false;
+  $("player").hidden = !(body.picture && body.picture.svg);
   if (body.picture && body.picture.svg) {
     $("picture-note").hidden = true;
     player.load(body.picture);
@@ -226,7 +229,8 @@ function showFrameworks(frameworks) {
       tr.append(el("td", { "data-label": "Output", text: shape(row.output) }),
         el("td", { "data-label": "Padding", text: row.pad_before.map((b, i) => "(" + b + ", " + row.pad_after[i] + ")").join(", ") }));
     }
-    const note = row.chosen ? (row.error ? "" : "\u2014") : (row.differences.join("; ") || "same as the chosen framework");
+    const same = row.error ? "refuses it too" : "same as the chosen framework";
+    const note = row.chosen ? (row.error ? "" : "\u2014") : (row.differences.join("; ") || same);
     const td = el("td", { "data-label": "Differs", text: note });
     if (row.error) td.append(el("div", { class: "why", text: row.error }));
     tr.append(td);
@@ -297,7 +301,7 @@ const player = {
     this.svg = grid.querySelector("svg");
     const width = +this.svg.getAttribute("width");
     this.svg.style.maxWidth = width + "px";
-    this.svg.style.minWidth = Math.min(width, Math.round(width * 0.6)) + "px"; // text stays readable on a phone: scroll instead
+    this.svg.style.minWidth = Math.round(width * 0.4) + "px"; // text stays legible on a phone: scroll beyond that
     this.svg.removeAttribute("height");
     this.svg.setAttribute("width", "100%");
     this.sweep = picture.sweep;
@@ -621,7 +625,8 @@ const practice = {
     $("exercise").hidden = !e;
     if (!e) return;
     $("exercise-meta").textContent = "Exercise " + (this.index + 1) + " of " + this.set.length + " \u00b7 " + e.kind.replace(/[_-]/g, " ") + " \u00b7 " + (OPTIONS.frameworks[e.framework] || e.framework || "") + " \u00b7 " + e.difficulty;
-    $("question").textContent = e.question;
+    // `code` spans of the question (markdown, as the worksheet prints it) shown as code
+    $("question").replaceChildren(...e.question.split("`").map((part, i) => (i % 2 ? el("code", { text: part }) : part)));
     const params = $("exercise-params");
     params.replaceChildren();
     for (const [k, v] of Object.entries(e.params || {})) params.append(el("dt", { text: k }), el("dd", { text: String(v) }));
@@ -645,7 +650,8 @@ const practice = {
     this.answered++;
     if (v.correct) this.right++;
     verdict.className = "verdict " + (v.correct ? "right" : "wrong");
-    verdict.textContent = (v.correct ? "Correct. " : "Not quite: the answer is " + v.expected + ". ") + (v.message || "");
+    verdict.textContent = v.correct ? "Correct: " + v.expected + "."
+      : "Not quite: you answered " + (v.given || "nothing") + "; the answer is " + v.expected + ".";
     $("quiz-explanation").textContent = v.explanation || "";
     $("quiz-explanation").hidden = !v.explanation;
     $("answer").disabled = true;
