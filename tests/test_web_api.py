@@ -383,6 +383,20 @@ def test_a_slow_model_fails_only_its_own_request() -> None:
         assert limited.post("/api/shape", json={"op": "conv", "input": 7, "kernel": 3}).status_code == 200
 
 
+def test_work_past_its_time_limit_is_stopped_and_its_worker_replaced() -> None:
+    slow = {"op": "max-pool", "input": "100,100,100", "kernel": 64, "stride": 32, "ceil_mode": True}
+    with TestClient(create_app(Limits(work_seconds=0.5, workers=1)), base_url=BASE) as limited:
+        assert "took longer than 0.5 s" in one_line_error(limited.post("/api/port", json=slow))
+        assert limited.post("/api/layer", json={"op": "conv", "input": 7, "kernel": 3}).status_code == 200
+
+
+def test_a_full_queue_is_busy_not_an_error() -> None:
+    with TestClient(create_app(Limits(queue=0)), base_url=BASE) as busy:
+        response = busy.post("/api/layer", json={"op": "conv", "input": 7, "kernel": 3})
+        assert response.status_code == 429 and "busy" in one_line_error(response)
+        assert busy.post("/api/shape", json={"op": "conv", "input": 7, "kernel": 3}).status_code == 200
+
+
 def test_the_tracing_process_has_a_memory_limit() -> None:
     import subprocess
     import sys

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     url = url_of(args.host, port)
     app = create_app(Limits(max_upload=upload_mb * 1024**2), host=args.host)
     config = uvicorn.Config(app, host=args.host, port=port, log_level="warning", access_log=False,
-                            lifespan="off", server_header=False, timeout_keep_alive=5)
+                            lifespan="on", server_header=False, timeout_keep_alive=5)
     server = uvicorn.Server(config)
     print(f"convgeom playground: {url}  (Ctrl+C to stop)", flush=True)
     if args.open:

@@ -22,7 +22,7 @@ def side_by_side(function: str, params: dict[str, Any], compute: Callable[[str, 
     pads or its refusal, and sentences saying where each differs from the chosen one."""
     names = _framework_names()
     chosen = params.get("framework", "torch")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, label in names.items():
         try:
             r = compute(function, {**params, "framework": name})

@@ -12,23 +12,25 @@ Routes (every error is ``{"error": "one line"}`` with a 4xx status):
 
 Every request is bounded: the body by :data:`~convgeom.web.fields.MAX_BODY_BYTES` (uploads by
 ``max_upload``) and a time to arrive, the work by the engine's caps, the picture caps and a time
-limit; pictures and code run in worker threads, at most ``workers`` at a time and
-``queue`` waiting (then 429); each ONNX trace runs in its own limited process, one at a time.
+limit. ``/api/shape`` and ``/api/quiz/check`` (microseconds of work) are answered in the server's
+own process; pictures, the page's layer view, code and exercises run in a pool of ``workers``
+processes (:mod:`convgeom.web.pool`), at most ``queue`` waiting (then 429), each killed and
+replaced past ``work_seconds``; each ONNX trace runs in its own limited process, one at a time.
 Only ``Host`` names of this machine are served when bound to a loopback address (a web page
 elsewhere cannot reach the API by DNS rebinding).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 import anyio
-import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -41,6 +43,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..errors import GeometryError
 from . import practice, upload, views
 from .fields import MAX_BODY_BYTES, RequestError, parse_json
+from .pool import Pool, WorkerError
 
 log = logging.getLogger("convgeom.web")
 
@@ -74,10 +77,10 @@ class Limits:
     max_upload: int = upload.MAX_UPLOAD_BYTES
     #: seconds a request body may take to arrive
     body_seconds: float = 30.0
-    #: seconds one request's work may take (pictures, code)
+    #: seconds one request's work may take in a worker (pictures, code) before the worker is killed
     work_seconds: float = 20.0
     trace_seconds: float = upload.TRACE_SECONDS
-    #: picture/code requests computed at once, and waiting before 429
+    #: worker processes (picture/code requests computed at once), and requests waiting before 429
     workers: int = 2
     queue: int = 64
 
@@ -153,6 +156,9 @@ def guarded(handler: Handler) -> Handler:
             return error(str(err), err.status, **err.details)
         except GeometryError as err:
             return error(str(err), 422)
+        except WorkerError as err:  # the worker printed the traceback to the server's stderr
+            log.error("internal error in a worker on %s %s: %s", request.method, request.url.path, err)
+            return error(f"internal error, {err} (a bug in convgeom: please report it)", 500)
         except Exception as err:  # a bug in convgeom: one line to the client, the traceback to the log
             log.error("internal error on %s %s\n%s", request.method, request.url.path, traceback.format_exc())
             detail = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
@@ -162,34 +168,20 @@ def guarded(handler: Handler) -> Handler:
 
 
 class Server:
-    """The routes, bound to one set of :class:`Limits` and the page's files."""
+    """The routes, bound to one set of :class:`Limits`, the worker pool and the page's files."""
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self.limiter = anyio.CapacityLimiter(limits.workers)
+        self.pool = Pool(limits.workers, limits.work_seconds, limits.queue)
         self.trace_limiter = anyio.CapacityLimiter(1)
-        self.waiting = 0
         self.static = _static_files()
 
-    async def _in_worker(self, work: Callable[[Any], Any], data: Any, limiter: anyio.CapacityLimiter,
-                         queue: int) -> Any:
-        if self.waiting >= queue:
-            raise RequestError("the server is busy with other pictures", fix="try again in a moment", status=429)
-        self.waiting += 1
-        try:
-            with anyio.move_on_after(self.limits.work_seconds) as scope:
-                return await anyio.to_thread.run_sync(work, data, limiter=limiter, abandon_on_cancel=True)
-        finally:
-            self.waiting -= 1
-        if scope.cancelled_caught:  # pragma: no cover - the caps keep every request well below it
-            raise RequestError(f"this request took longer than {self.limits.work_seconds:g} s, the limit",
-                               fix="ask for a smaller layer or picture", status=422)
-        raise AssertionError("unreachable")  # pragma: no cover
+    def json_route(self, work: Callable[[dict[str, Any]], Any] | str) -> Handler:
+        """A POST route reading a JSON object: ``work`` runs here, or a pool route's name."""
 
-    def json_route(self, work: Callable[[dict[str, Any]], Any], *, threaded: bool) -> Handler:
         async def handler(request: Request) -> Response:
             data = parse_json(await read_body(request, MAX_BODY_BYTES, self.limits.body_seconds))
-            result = (await self._in_worker(work, data, self.limiter, self.limits.queue)) if threaded else work(data)
+            result = await self.pool.run(work, data) if isinstance(work, str) else work(data)
             if isinstance(result, str):
                 return Response(result, media_type="image/svg+xml")
             return JSONResponse(result)
@@ -209,8 +201,7 @@ class Server:
         return Response(text, media_type="application/json")
 
     async def quiz(self, request: Request) -> Response:
-        query = dict(request.query_params)
-        return JSONResponse(await self._in_worker(practice.exercises, query, self.limiter, self.limits.queue))
+        return JSONResponse(await self.pool.run("quiz", dict(request.query_params)))
 
     async def index(self, request: Request) -> Response:
         return self._file("index.html")
@@ -257,15 +248,24 @@ def create_app(limits: Limits = Limits(), *, host: str = "127.0.0.1") -> Starlet
         Route("/static/{name}", guarded(server.static_file), methods=["GET"]),
         Route("/api", guarded(server.api_index), methods=["GET"]),
         Route("/api/options", guarded(server.options), methods=["GET"]),
-        Route("/api/shape", server.json_route(views.shape, threaded=False), methods=["POST"]),
-        Route("/api/draw", server.json_route(views.draw, threaded=True), methods=["POST"]),
-        Route("/api/layer", server.json_route(views.layer, threaded=True), methods=["POST"]),
-        Route("/api/port", server.json_route(views.port, threaded=True), methods=["POST"]),
+        Route("/api/shape", server.json_route(views.shape), methods=["POST"]),
+        Route("/api/draw", server.json_route("draw"), methods=["POST"]),
+        Route("/api/layer", server.json_route("layer"), methods=["POST"]),
+        Route("/api/port", server.json_route("port"), methods=["POST"]),
         Route("/api/trace", guarded(server.trace), methods=["POST"]),
         Route("/api/quiz", guarded(server.quiz), methods=["GET"]),
-        Route("/api/quiz/check", server.json_route(practice.check, threaded=False), methods=["POST"]),
+        Route("/api/quiz/check", server.json_route(practice.check), methods=["POST"]),
     ]
     allowed = LOOPBACK_HOSTS if host in LOOPBACK_HOSTS else ()
     middleware = [Middleware(_Guard, allowed_hosts=allowed), Middleware(GZipMiddleware, minimum_size=2048)]
-    return Starlette(routes=routes, middleware=middleware,
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await server.pool.start()
+        try:
+            yield
+        finally:
+            await server.pool.close()
+
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
                      exception_handlers={HTTPException: _not_found, 404: _not_found, 405: _not_found})

@@ -44,13 +44,13 @@ def parse_shapes(texts: Sequence[str]) -> list[str]:
     return out
 
 
-def _environment() -> dict[str, str]:
-    """The child's environment: this convgeom first on its path, one BLAS thread."""
+def package_environment() -> dict[str, str]:
+    """The environment of the server's child processes: this convgeom first on the path, one
+    BLAS thread each (a pool of threads per child would only compete for the same cores)."""
     env = dict(os.environ)
     package_root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join([package_root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
-    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               CONVGEOM_TRACE_MEMORY=str(TRACE_MEMORY), CONVGEOM_TRACE_CPU_SECONDS=str(TRACE_SECONDS))
+    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     return env
 
 
@@ -59,7 +59,9 @@ async def trace(data: bytes, shapes: Sequence[str], *, seconds: float = TRACE_SE
     crash or a timeout of the child is a one-line :class:`RequestError`."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "convgeom.web.trace_worker", *shapes, stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_environment())
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**package_environment(), "CONVGEOM_TRACE_MEMORY": str(TRACE_MEMORY),
+             "CONVGEOM_TRACE_CPU_SECONDS": str(TRACE_SECONDS)})
     try:
         out, err = await asyncio.wait_for(proc.communicate(data), timeout=seconds)
     except asyncio.TimeoutError:
