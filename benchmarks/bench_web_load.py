@@ -10,7 +10,9 @@ Without ``--url`` it starts ``python -m convgeom serve --port 0`` itself and rea
 from ``/proc/PID/status`` (VmRSS): once after a warm-up (one request of every kind, so imports
 are not counted as growth) and once after the run. Clients are threads with keep-alive
 ``http.client`` connections (the lightest client in the standard library, so that the clients
-take as little as possible of a small machine's CPU from the server). The mix is drawn with
+take as little as possible of a small machine's CPU from the server), each client thread in its
+own process (``--threads`` puts them all in one process: fewer processes, but the client's GIL
+then adds to the latencies measured). The mix is drawn with
 a fixed seed: mostly ``POST /api/shape`` (what scripts call), pages' ``/api/layer``, pictures,
 code, exercises, a few ONNX uploads, and malformed requests of every class (bad JSON, unknown
 fields, wrong types, absurd sizes, an oversized body, unknown routes, wrong methods).
@@ -119,7 +121,7 @@ def requests_mix(n: int, seed: int, onnx: bytes) -> list[Request]:
 
     def trace() -> Request:
         body = rng.choice([onnx, b"not a model"]) if onnx else b"not a model"
-        return Request("trace", "POST", "/api/trace", body, (200, 422), "application/octet-stream")
+        return Request("trace", "POST", "/api/trace", body, (200, 422, 429), "application/octet-stream")  # 429: tracing others
 
     kinds = [(shape, 62), (malformed, 14), (layer, 8), (draw, 5), (port, 3), (quiz, 4), (route, 3.5), (trace, 0.5)]
     makers, weights = zip(*kinds)
@@ -137,9 +139,10 @@ class Result:
 @dataclass
 class Report:
     results: list[Result] = field(default_factory=list)
-    rss_start: Optional[int] = None
-    rss_before: Optional[int] = None
-    rss_after: Optional[int] = None
+    #: (server process, its workers) resident bytes
+    rss_start: Optional[tuple[int, int]] = None
+    rss_before: Optional[tuple[int, int]] = None
+    rss_after: Optional[tuple[int, int]] = None
     seconds: float = 0.0
 
     @property
@@ -183,8 +186,7 @@ def _percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[index]
 
 
-def rss_of(pid: int) -> Optional[int]:
-    """Resident memory of ``pid`` in bytes (Linux /proc), or None elsewhere."""
+def _rss(pid: int) -> Optional[int]:
     try:
         with open(f"/proc/{pid}/status") as handle:
             for line in handle:
@@ -193,6 +195,35 @@ def rss_of(pid: int) -> Optional[int]:
     except OSError:
         return None
     return None
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def rss_of(pid: int) -> Optional[tuple[int, int]]:
+    """Resident memory in bytes (Linux /proc) of the server process ``pid`` and of its worker
+    processes together, or None elsewhere."""
+    own = _rss(pid)
+    if own is None:
+        return None
+    return own, sum(_rss(child) or 0 for child in _children(pid))
+
+
+def _client_process(url: str, work: list[Request]) -> list[Result]:
+    results: list[Result] = []
+    _client(url, work, results, threading.Lock())
+    return results
 
 
 def _client(url: str, work: list[Request], results: list[Result], lock: threading.Lock) -> None:
@@ -228,8 +259,10 @@ def warm_up(url: str, onnx: bytes) -> None:
     _client(url, list(seen.values()), results, threading.Lock())
 
 
-def run_load(url: str, n: int = 2000, clients: int = 16, seed: int = 1, pid: Optional[int] = None) -> Report:
-    """Send ``n`` mixed requests from ``clients`` threads to the server at ``url``."""
+def run_load(url: str, n: int = 2000, clients: int = 16, seed: int = 1, pid: Optional[int] = None,
+             threads: bool = False) -> Report:
+    """Send ``n`` mixed requests from ``clients`` concurrent clients (processes, or threads of
+    this process with ``threads``) to the server at ``url``."""
     onnx = _tiny_onnx()
     report = Report()
     report.rss_start = rss_of(pid) if pid else None
@@ -237,13 +270,24 @@ def run_load(url: str, n: int = 2000, clients: int = 16, seed: int = 1, pid: Opt
     report.rss_before = rss_of(pid) if pid else None
     work = requests_mix(n, seed, onnx)
     shares = [work[i::clients] for i in range(clients)]
-    lock = threading.Lock()
-    threads = [threading.Thread(target=_client, args=(url, share, report.results, lock)) for share in shares]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    if threads:
+        lock = threading.Lock()
+        pool = [threading.Thread(target=_client, args=(url, share, report.results, lock)) for share in shares]
+        start = time.perf_counter()
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+        with ProcessPoolExecutor(clients, mp_context=context) as executor:
+            executor.submit(time.sleep, 0).result()  # the pool's processes exist before the clock starts
+            start = time.perf_counter()
+            for results in executor.map(_client_process, [url] * clients, shares):
+                report.results.extend(results)
     report.seconds = time.perf_counter() - start
     report.rss_after = rss_of(pid) if pid else None
     return report
@@ -276,6 +320,10 @@ def _mib(value: Optional[int]) -> str:
     return "n/a" if value is None else f"{value / 2**20:.1f} MiB"
 
 
+def _pair(value: Optional[tuple[int, int]]) -> str:
+    return "n/a" if value is None else f"{_mib(value[0])} (+ workers {_mib(value[1])})"
+
+
 def print_report(report: Report, clients: int) -> None:
     print(f"{len(report.results)} requests from {clients} clients in {report.seconds:.1f} s "
           f"({len(report.results) / report.seconds:.0f} requests/s)")
@@ -284,10 +332,11 @@ def print_report(report: Report, clients: int) -> None:
         print(f"{kind:<10} {row['count']:>6} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} {row['max_ms']:>8.1f} "
               f"{row['5xx']:>4} {row['unexpected']:>6}  {row['statuses']}")
     print(f"5xx or connection errors: {report.server_errors}; statuses other than expected: {report.unexpected}")
-    growth = (None if report.rss_before is None or report.rss_after is None
-              else report.rss_after - report.rss_before)
-    print(f"server RSS: {_mib(report.rss_start)} at start, {_mib(report.rss_before)} after warm-up, "
-          f"{_mib(report.rss_after)} after the run" + ("" if growth is None else f" (growth {_mib(growth)})"))
+    print(f"server RSS: {_pair(report.rss_start)} at start, {_pair(report.rss_before)} after warm-up, "
+          f"{_pair(report.rss_after)} after the run")
+    if report.rss_before is not None and report.rss_after is not None:
+        print(f"growth during the run: server {_mib(report.rss_after[0] - report.rss_before[0])}, "
+              f"workers {_mib(report.rss_after[1] - report.rss_before[1])}")
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -296,6 +345,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("-c", "--clients", type=int, default=16)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--url", help="a running server (default: start one)")
+    parser.add_argument("--threads", action="store_true", help="clients as threads of one process")
     parser.add_argument("--cli", type=int, default=0, metavar="N", help="also time N runs of convgeom shape --json")
     parser.add_argument("--json", metavar="FILE", help="write the report as JSON")
     args = parser.parse_args(argv)
@@ -304,7 +354,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if url is None:
         proc, url = start_server()
     try:
-        report = run_load(url, args.requests, args.clients, args.seed, proc.pid if proc else None)
+        report = run_load(url, args.requests, args.clients, args.seed, proc.pid if proc else None, args.threads)
     finally:
         if proc is not None:
             proc.terminate()
