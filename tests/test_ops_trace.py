@@ -156,3 +156,17 @@ def test_trace_pools_match_torch() -> None:
 def test_trace_size_limit() -> None:
     with pytest.raises(GeometryError, match="max_cells"):
         trace_conv(np.zeros((1, 8, 64, 64)), np.zeros((8, 8, 3, 3)), padding=1)
+
+
+def test_cli_dilated_avg_pool_is_the_ops_result(capsys: pytest.CaptureFixture[str]) -> None:
+    """ONNX AveragePool-19 dilation reaches the trace through the CLI (ops.avg_pool is checked
+    against ONNX Runtime in test_ops_pool_onnx.py)."""
+    from convgeom.ops import avg_pool
+
+    image = np.arange(1, 50, dtype=np.float64).reshape(7, 7) % 5
+    assert cli_main(["trace-op", "--op", "avg_pool", "--input", json.dumps(image.tolist()), "--kernel-size", "2",
+                     "--stride", "2", "--dilation", "2", "--padding", "1", "--ceil-mode", "--framework", "onnx",
+                     "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    expected = avg_pool(image[None, None], 2, 2, 1, ceil_mode=True, dilation=2, framework="onnx")
+    np.testing.assert_allclose(np.array(data["output"]), expected, rtol=0, atol=1e-12)

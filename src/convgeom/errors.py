@@ -91,3 +91,17 @@ def user_frame(exc: BaseException) -> str:
             return f"{frame.filename}:{frame.lineno}"
     last = frames[-1]
     return f"{last.filename}:{last.lineno}"
+
+
+class MissingExtraError(GeometryError, ModuleNotFoundError):
+    """An optional dependency is not installed: one line naming the extra that installs it.
+
+    It is a :class:`GeometryError` (the command line reports it in one line, exit 2) and a
+    :class:`ModuleNotFoundError` (so ``except ImportError`` callers keep working); ``name`` is
+    the missing module, as for any ``ModuleNotFoundError``.
+    """
+
+    def __init__(self, feature: str, module: str, extra: str) -> None:
+        super().__init__(f"{feature} needs the {module} package, which is not installed",
+                         fix=f"pip install 'convgeom[{extra}]'")
+        self.name = module

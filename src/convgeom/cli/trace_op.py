@@ -23,7 +23,7 @@ _EVERY_OP = ("stride", "padding", "framework", "kernel_size")
 TAKES: dict[str, tuple[str, ...]] = {
     "conv": _EVERY_OP + ("weight", "bias", "dilation", "groups", "padding_mode"),
     "max_pool": _EVERY_OP + ("dilation", "ceil_mode"),
-    "avg_pool": _EVERY_OP + ("ceil_mode", "count_include_pad", "divisor"),
+    "avg_pool": _EVERY_OP + ("dilation", "ceil_mode", "count_include_pad", "divisor"),
 }
 _OPTIONS = sorted({name for takes in TAKES.values() for name in takes})
 #: the most cells --max-windows may ask for: no trace records more
@@ -162,9 +162,11 @@ def _pool(tr: Any, x: Any, args: argparse.Namespace, stride: Any, padding: Any, 
         return tr.trace_max_pool(x, kernel, stride, padding, dilation, ceil_mode, framework=framework)
     cip = None if args.count_include_pad is None else args.count_include_pad == "true"
     divisor = None if args.divisor is None else values.integer(args.divisor, "--divisor")
-    geo = geometry.avg_pool(spatial, kernel, stride, padding, ceil_mode, cip, divisor, framework=framework)
+    geo = geometry.avg_pool(spatial, kernel, stride, padding, ceil_mode, cip, divisor, dilation=dilation,
+                            framework=framework)
     _check_size(x, geo, x.shape[1], 1)
-    return tr.trace_avg_pool(x, kernel, stride, padding, ceil_mode, cip, divisor, framework=framework)
+    return tr.trace_avg_pool(x, kernel, stride, padding, ceil_mode, cip, divisor, dilation=dilation,
+                             framework=framework)
 
 
 def run(args: argparse.Namespace) -> int:

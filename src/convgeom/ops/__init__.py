@@ -2,12 +2,14 @@
 convolution, max/average/adaptive pooling, and a step-by-step trace of small ones.
 
 Arrays are channels-first ``(N, C, *spatial)`` (``channels_last=True`` takes TensorFlow's
-``(N, *spatial, C)``), float32 or float64 in and the same dtype out. Every size, per-side pad
-and window comes from the geometry engine (:func:`convgeom.conv` and friends), so the ops
-raise the same :class:`convgeom.GeometryError` the engine does for a configuration the chosen
-framework refuses.
+``(N, *spatial, C)``), float32 or float64 in and the same dtype out (``pad`` keeps any real
+dtype). Every size, per-side pad and window comes from the geometry engine
+(:func:`convgeom.conv` and friends), so the ops raise the same :class:`convgeom.GeometryError`
+the engine does for a configuration the chosen framework refuses, and check the sizes of what
+they allocate (``max_output_bytes``, :data:`DEFAULT_MAX_OUTPUT_BYTES`) before allocating it.
 
-NumPy is imported when the first op is used (this package's ``cli`` registers without it).
+NumPy is imported when the first op is used (``convgeom trace-op`` starts without it);
+without NumPy that raises :class:`convgeom.errors.MissingExtraError` naming ``convgeom[ops]``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._common import DEFAULT_MAX_BUFFER_BYTES
+    from ._common import DEFAULT_MAX_BUFFER_BYTES, DEFAULT_MAX_OUTPUT_BYTES
     from ._parallel import num_threads, set_num_threads
     from .convolution import conv, conv_transpose
     from .padding import pad
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "DEFAULT_MAX_BUFFER_BYTES": "._common",
+    "DEFAULT_MAX_OUTPUT_BYTES": "._common",
     "num_threads": "._parallel",
     "set_num_threads": "._parallel",
     "conv": ".convolution",
@@ -45,6 +48,7 @@ _EXPORTS = {
 
 __all__ = [
     "DEFAULT_MAX_BUFFER_BYTES",
+    "DEFAULT_MAX_OUTPUT_BYTES",
     "OpTrace",
     "Stage",
     "WindowStep",

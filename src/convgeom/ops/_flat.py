@@ -20,10 +20,9 @@ import itertools
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from . import _parallel
 from ._common import Array
+from ._numpy import np
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Optional
 
-import numpy as np
-
 from ..errors import GeometryError
 from ._common import Array
+from ._numpy import np
 
 _lock = threading.Lock()
 _pool: Optional[ThreadPoolExecutor] = None

@@ -22,8 +22,6 @@ import math
 from collections.abc import Callable
 from typing import Any, Optional
 
-import numpy as np
-
 from .. import geometry as _geometry
 from ..errors import GeometryError
 from ..geometry import LayerGeometry
@@ -31,11 +29,17 @@ from ..params import IntOrTuple, PaddingArg
 from . import _parallel
 from ._common import (
     DEFAULT_MAX_BUFFER_BYTES,
+    DEFAULT_MAX_OUTPUT_BYTES,
     Array,
     as_float_array,
     channels_last_out,
+    check_array_size,
     check_buffer_limit,
+    check_count,
+    check_extent,
+    check_output_limit,
     chunk_length,
+    real_array,
     spatial_input,
 )
 from ._flat import (
@@ -48,6 +52,7 @@ from ._flat import (
     scatter_phases,
     strided,
 )
+from ._numpy import np
 from .padding import pad_channels_first
 
 # Preferred size of one chunk's buffer: large enough for efficient matrix products, small
@@ -67,9 +72,7 @@ _PREFERRED_ROW_TAPS_BYTES = 2 * 2**20
 
 
 def _check_groups(groups: object) -> int:
-    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
-        raise GeometryError(f"groups must be a positive integer, got {groups!r}", fix="use groups=1")
-    return int(groups)
+    return check_count(groups, "groups", "1")
 
 
 def _check_weight(x: Array, w: Array, groups: int, transposed: bool) -> tuple[int, int]:
@@ -116,14 +119,41 @@ def _check_weight(x: Array, w: Array, groups: int, transposed: bool) -> tuple[in
 
 
 def _check_bias(bias: object, out_channels: int, dtype: np.dtype[Any]) -> Optional[Array]:
+    """``bias`` (any real dtype) as ``dtype``, one value per output channel."""
     if bias is None:
         return None
-    b = as_float_array(bias, "bias", dtype)
+    b = real_array(bias, "bias")
     if b.shape != (out_channels,):
         raise GeometryError(
             f"bias has shape {tuple(b.shape)}, expected ({out_channels},)", fix="give one bias per output channel"
         )
-    return b
+    return b.astype(dtype, copy=False)
+
+
+Engine = Callable[[tuple[int, ...], tuple[int, ...], int, int, int], LayerGeometry]
+Kernel = Callable[[Array, Array, LayerGeometry, int, int], Array]
+
+
+def _run(
+    op: str, x: Any, weight: Any, bias: Any, groups: object, channels_last: object, max_buffer_bytes: object,
+    max_output_bytes: object, engine: Engine, kernel: Kernel,
+) -> Array:
+    """Checks in the order that allocates nothing big before the geometry: ``x`` (float32/64)
+    channels-first, the weight (any real dtype, shapes only), groups, bias, limits, then
+    ``engine(input sizes, kernel sizes, groups, C_in, C_out)``, the output's size; only then the
+    weight is cast to ``x``'s dtype and ``kernel(x, w, geometry, max_buffer_bytes, cap)`` runs."""
+    xcf = spatial_input(as_float_array(x, "x"), channels_last, op)
+    w = real_array(weight, "weight")
+    g = _check_groups(groups)
+    c_in, c_out = _check_weight(xcf, w, g, transposed=op == "conv_transpose")
+    b = _check_bias(bias, c_out, xcf.dtype)
+    limit = check_buffer_limit(max_buffer_bytes)
+    geo = engine(tuple(xcf.shape[2:]), tuple(w.shape[2:]), g, c_in, c_out)
+    cap = check_output_limit(max_output_bytes)
+    check_extent(geo)
+    check_array_size("the output", (xcf.shape[0], c_out) + tuple(max(o, 0) for o in geo.output), xcf.itemsize, cap)
+    out = kernel(xcf, w.astype(xcf.dtype, copy=False), geo, limit, cap)
+    return channels_last_out(_add_bias(out, b), bool(channels_last))
 
 
 def _add_bias(out: Array, bias: Optional[Array]) -> Array:
@@ -146,6 +176,7 @@ def conv(
     *,
     channels_last: bool = False,
     max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES,
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
 ) -> Array:
     """N-d convolution (cross-correlation, as every framework computes it):
     ``out[n, o, i] = bias[o] + sum_{c, j} w[o, c, j] * xpad[n, g*C_in/g + c, i*s + j*d]``.
@@ -154,25 +185,25 @@ def conv(
     follows the same layout), ``weight`` ``(C_out, C_in/groups, *kernel)``. ``padding`` is
     anything :func:`convgeom.conv` takes in ``framework``'s dialect ('same', 'valid', 'causal',
     ints, ``(before, after)`` pairs); ``padding_mode`` is PyTorch's (zeros, reflect, replicate,
-    circular). float32 or float64 in, the same dtype out.
+    circular). float32 or float64 in, the same dtype out (weight and bias of any real dtype are
+    cast to it). The geometry, the output's size (``max_output_bytes``) and every buffer's are
+    checked before anything is allocated.
     """
-    xa = as_float_array(x, "x")
-    xcf = spatial_input(xa, channels_last, "conv")
-    w = as_float_array(weight, "weight", xa.dtype)
-    g = _check_groups(groups)
-    c_in, c_out = _check_weight(xcf, w, g, transposed=False)
-    b = _check_bias(bias, c_out, xa.dtype)
-    limit = check_buffer_limit(max_buffer_bytes)
-    geo = _geometry.conv(
-        tuple(xcf.shape[2:]), tuple(w.shape[2:]), stride, padding, dilation, g,
-        framework=framework, padding_mode=padding_mode, in_channels=c_in, out_channels=c_out,
-    )
-    out = conv_with_geometry(xcf, w, geo, limit)
-    return channels_last_out(_add_bias(out, b), channels_last)
+    def engine(sizes: tuple[int, ...], kernel: tuple[int, ...], g: int, c_in: int, c_out: int) -> LayerGeometry:
+        return _geometry.conv(sizes, kernel, stride, padding, dilation, g, framework=framework,
+                              padding_mode=padding_mode, in_channels=c_in, out_channels=c_out)
+
+    return _run("conv", x, weight, bias, groups, channels_last, max_buffer_bytes, max_output_bytes, engine,
+                conv_with_geometry)
 
 
-def conv_with_geometry(x: Array, w: Array, geo: LayerGeometry, max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES) -> Array:
-    """Convolve channels-first ``x`` with the pads, strides and output sizes of ``geo`` (no bias)."""
+def conv_with_geometry(
+    x: Array, w: Array, geo: LayerGeometry, max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES,
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+) -> Array:
+    """Convolve channels-first ``x`` with the pads, strides and output sizes of ``geo`` (no bias);
+    the padded copy (non-zero padding modes) and the phase grid are checked against
+    ``max_output_bytes`` before they are allocated."""
     batch = x.shape[0]
     groups = geo.groups
     c_out = w.shape[0]
@@ -182,14 +213,17 @@ def conv_with_geometry(x: Array, w: Array, geo: LayerGeometry, max_buffer_bytes:
     if batch == 0 or c_out == 0 or x.shape[1] == 0 or min(outputs) <= 0:
         return np.zeros((batch, c_out) + tuple(max(o, 0) for o in outputs), dtype=x.dtype)
     pads = geo.pad
+    data = x.nbytes + batch * c_out * math.prod(outputs) * x.itemsize  # working arrays may take twice this
     if geo.padding_mode != "zeros":
-        x = pad_channels_first(x, pads, geo.padding_mode)
+        x = pad_channels_first(x, pads, geo.padding_mode, 0, max_output_bytes, data)
         pads = tuple((0, 0) for _ in pads)
     stride, dilation, kernel = geo.stride, geo.dilation, geo.kernel
     if all(k == 1 for k in kernel) and all(p == (0, 0) for p in pads):
         return _pointwise(x, w, stride, outputs, groups)
     padded = tuple(n + b + a for n, (b, a) in zip(x.shape[2:], pads))
     layout = make_layout(kernel, stride, dilation, outputs)
+    check_array_size("the phase grid of the padded input", (layout.phase_count, x.shape[1], batch * layout.cells),
+                     x.itemsize, max_output_bytes, data)
     before = tuple(b for b, _ in pads)
     if w.shape[1] == 1 and w.shape[0] // groups <= _DEPTHWISE_MAX_MULTIPLIER:
         return _depthwise_taps(x, w, layout, stride, before, padded, outputs, groups, max_buffer_bytes)
@@ -486,6 +520,7 @@ def conv_transpose(
     output_size: Optional[IntOrTuple] = None,
     channels_last: bool = False,
     max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES,
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
 ) -> Array:
     """N-d transposed convolution (the gradient of :func:`conv` with respect to its input):
     input ``i`` and tap ``j`` add ``x[n, c, i] * w[c, o, j]`` to full-output cell ``i*s + j*d``;
@@ -493,27 +528,26 @@ def conv_transpose(
     ``(pad_before, pad_after)`` (PyTorch: ``p`` and ``p - output_padding``).
 
     ``weight`` is ``(C_in, C_out/groups, *kernel)`` as in PyTorch. ``output_padding=None`` is
-    the framework default (0 in PyTorch); ``output_size`` is PyTorch's ``output_size=``.
+    the framework default (0 in PyTorch); ``output_size`` is PyTorch's ``output_size=``. Sizes
+    are checked as in :func:`conv` before anything is allocated.
     """
-    xa = as_float_array(x, "x")
-    xcf = spatial_input(xa, channels_last, "conv_transpose")
-    w = as_float_array(weight, "weight", xa.dtype)
-    g = _check_groups(groups)
-    _, c_out = _check_weight(xcf, w, g, transposed=True)
-    b = _check_bias(bias, c_out, xa.dtype)
-    limit = check_buffer_limit(max_buffer_bytes)
-    geo = _geometry.conv_transpose(
-        tuple(xcf.shape[2:]), tuple(w.shape[2:]), stride, padding, output_padding, dilation,
-        output_size=output_size, groups=g, framework=framework,
-    )
-    out = conv_transpose_with_geometry(xcf, w, geo, limit)
-    return channels_last_out(_add_bias(out, b), channels_last)
+    def engine(sizes: tuple[int, ...], kernel: tuple[int, ...], g: int, c_in: int, c_out: int) -> LayerGeometry:
+        return _geometry.conv_transpose(sizes, kernel, stride, padding, output_padding, dilation,
+                                        output_size=output_size, groups=g, framework=framework)
+
+    return _run("conv_transpose", x, weight, bias, groups, channels_last, max_buffer_bytes, max_output_bytes,
+                engine, conv_transpose_with_geometry)
 
 
 def conv_transpose_with_geometry(
-    x: Array, w: Array, geo: LayerGeometry, max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES
+    x: Array, w: Array, geo: LayerGeometry, max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES,
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
 ) -> Array:
-    """Transposed convolution of channels-first ``x`` with the crop and sizes of ``geo`` (no bias)."""
+    """Transposed convolution of channels-first ``x`` with the crop and sizes of ``geo`` (no bias).
+
+    Only the phases (output residues mod the stride) that some tap writes are stored; with a
+    stride larger than the kernel's reach the others are zeros of the output. (Over 50 lines:
+    the layout, the buffer checks and the chunk loop share the same dozen sizes.)"""
     batch, c_in = x.shape[:2]
     groups = geo.groups
     in_per = c_in // groups
@@ -530,12 +564,14 @@ def conv_transpose_with_geometry(
     hi = tuple(max(f, a.pad_before + a.output) for f, a in zip(full, geo.axes))
     shift = tuple(-v for v in lo)
     layout = make_layout(
-        kernel, stride, dilation, sizes, shift=shift, all_residues=True,
+        kernel, stride, dilation, sizes, shift=shift,
         min_grid=tuple(-(-(h - low) // s) for h, low, s in zip(hi, lo, stride)),
     )
     cells = layout.cells
     total = batch * cells
     item = x.itemsize
+    check_array_size("the phase grids of the input and output", (layout.phase_count * c_out + c_in, total), item,
+                     max_output_bytes, x.nbytes + batch * c_out * math.prod(outputs) * item)
     # the input on the flat grid: x[n, c, i] at n*cells + sum i_a * pitch_a
     xin = np.zeros((c_in, total), dtype=x.dtype)
     dst = strided(xin.reshape(-1), 0, (c_in, batch) + sizes, (total, cells) + layout.pitch)
@@ -580,11 +616,13 @@ def _gather_crop(
     outputs: tuple[int, ...],
 ) -> Array:
     """Output cell ``t`` of each axis is extended cell ``first + t`` = phase ``(first+t) % s``,
-    grid cell ``(first+t) // s``; one strided copy per phase."""
-    out = np.empty((batch, c_out) + outputs, dtype=outph.dtype)
+    grid cell ``(first+t) // s``; one strided copy per stored phase (the cells of phases no tap
+    writes are 0)."""
+    every_phase = all(len(used) == s for used, s in zip(layout.residues, stride))
+    out = (np.empty if every_phase else np.zeros)((batch, c_out) + outputs, dtype=outph.dtype)
     cells = layout.cells
     pitch = layout.pitch
-    for residues in itertools.product(*(range(s) for s in stride)):
+    for residues in itertools.product(*layout.residues):
         t0 = tuple((r - f) % s for r, f, s in zip(residues, first, stride))
         counts = tuple(max(0, -(-(o - t) // s)) for o, t, s in zip(outputs, t0, stride))
         if min(counts) == 0:

@@ -9,23 +9,24 @@ window's max / mean), so it can be checked against the fast ops and against PyTo
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
-import numpy as np
-
 from .. import geometry as _geometry
 from ..errors import GeometryError
 from ..geometry import LayerGeometry
 from ..params import IntOrTuple, PaddingArg
-from ._common import Array
+from ._common import Array, check_count, real_array
+from ._numpy import np
 from .padding import pad_channels_first
 from .pooling import _avg_divisors
 
 DEFAULT_MAX_CELLS = 200_000
-"""Largest trace (output cells times taps per window) built unless ``max_cells`` says otherwise."""
+"""Largest trace built unless ``max_cells`` says otherwise: the cells of the input, the padded
+input, the weight and every window's taps (output cells times taps per window), together."""
 
 # Seed 001 ("Kernel size, stride, padding in PyTorch - Model Pipeline Trace"): the 5x5
 # grayscale image; zero padding of 1 gives the 7x7 array shown there; a 3x3 kernel with stride 2
@@ -230,23 +231,29 @@ class OpTrace:
 
 # ----- building traces ----------------------------------------------------------------------
 def _trace_input(x: Any, name: str = "x") -> Array:
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "biuf":
-        raise GeometryError(f"{name} must hold numbers, got dtype {arr.dtype}", fix="pass a numeric array")
+    """A numeric array with batch and channel axes (not yet converted: its size is checked first)."""
+    arr = real_array(x, name)
     if arr.ndim < 3:
         raise GeometryError(
             f"{name} has shape {tuple(arr.shape)}; expected (N, C, *spatial)",
             fix="add the batch and channel axes, e.g. x[None, None] for one single-channel image",
         )
-    return arr.astype(np.float64)
+    return arr
 
 
-def _check_size(cells: int, max_cells: int) -> None:
+def _check_size(cells: int, max_cells: object) -> None:
+    """Refuse, before anything is built, a trace of more than ``max_cells`` cells (the input, the
+    padded input, the weight and every window's taps)."""
+    max_cells = check_count(max_cells, "max_cells", str(DEFAULT_MAX_CELLS))
     if cells > max_cells:
         raise GeometryError(
-            f"the trace would record {cells} window cells, more than max_cells={max_cells}",
+            f"the trace would record {cells} cells (input, padded input, windows), more than max_cells={max_cells}",
             fix="trace a smaller input (a trace is for explaining a few windows), or raise max_cells",
         )
+
+
+def _padded_cells(x: Array, geo: LayerGeometry) -> int:
+    return int(x.shape[0] * x.shape[1]) * math.prod(max(0, a.padded_input) for a in geo.axes)
 
 
 def trace_conv(
@@ -269,13 +276,15 @@ def trace_conv(
     w = _trace_input(weight, "weight")
     g = _check_groups(groups)
     c_in, c_out = _check_weight(xa, w, g, transposed=False)
-    b = _check_bias(bias, c_out, np.dtype(np.float64))
     geo = _geometry.conv(
         tuple(xa.shape[2:]), tuple(w.shape[2:]), stride, padding, dilation, g,
         framework=framework, padding_mode=padding_mode, in_channels=c_in, out_channels=c_out,
     )
     per = c_in // g
-    _check_size(xa.shape[0] * c_out * math.prod(geo.output) * per * math.prod(geo.kernel), max_cells)
+    windows = xa.shape[0] * c_out * math.prod(geo.output) * per * math.prod(geo.kernel)
+    _check_size(xa.size + w.size + _padded_cells(xa, geo) + windows, max_cells)
+    b = _check_bias(bias, c_out, np.dtype(np.float64))
+    xa, w = xa.astype(np.float64), w.astype(np.float64)
     padded = pad_channels_first(xa, geo.pad, geo.padding_mode)
     out = np.zeros((xa.shape[0], c_out) + geo.output)
     steps: list[WindowStep] = []
@@ -306,22 +315,32 @@ def _taps(geo: LayerGeometry, pos: tuple[int, ...]) -> tuple[tuple[int, ...], ..
     )
 
 
-def _trace_pool(op: str, xa: Array, geo: LayerGeometry, max_cells: int) -> OpTrace:
-    _check_size(xa.shape[0] * xa.shape[1] * math.prod(geo.output) * math.prod(geo.kernel), max_cells)
+def _outer(vectors: list[Array]) -> list[Array]:
+    """Per-axis vectors shaped to broadcast against each other (``np.ix_`` without its boolean
+    masks)."""
+    nd = len(vectors)
+    return [v.reshape([-1 if a == axis else 1 for a in range(nd)]) for axis, v in enumerate(vectors)]
+
+
+def _trace_pool(op: str, x: Array, geo: LayerGeometry, max_cells: object) -> OpTrace:
+    windows = x.shape[0] * x.shape[1] * math.prod(geo.output) * math.prod(geo.kernel)
+    _check_size(x.size + _padded_cells(x, geo) + windows, max_cells)
+    xa = x.astype(np.float64)
     fill = -np.inf if op == "max_pool" else 0.0
-    # pad far enough for ceil-mode windows that run past the padding (those cells never count)
-    reach = tuple(
-        max(a.pad_after, (a.output - 1) * a.stride + a.effective_kernel - a.pad_before - a.input) for a in geo.axes
-    )
-    wide = pad_channels_first(xa, tuple((a.pad_before, r) for a, r in zip(geo.axes, reach)), "constant", fill)
     padded = pad_channels_first(xa, geo.pad, "constant", fill)
+    # the input cells a tap may read: all of them (max), or those before n + pad_after (average:
+    # a negative pad crops); padding and ceil-mode overhang read as the fill and never count
+    readable = tuple(a.input + (min(0, a.pad_after) if op == "avg_pool" else 0) for a in geo.axes)
     divisors = _avg_divisors(geo) if op == "avg_pool" else None
     out = np.zeros(xa.shape[:2] + geo.output)
     steps: list[WindowStep] = []
     for n, c in itertools.product(range(xa.shape[0]), range(xa.shape[1])):
         for pos in itertools.product(*(range(o) for o in geo.output)):
             taps = _taps(geo, pos)
-            values = wide[n, c][np.ix_(*taps)]
+            cells = [np.array(t) - a.pad_before for t, a in zip(taps, geo.axes)]
+            inside = _outer([(v >= 0) & (v < r) for v, r in zip(cells, readable)])
+            read = xa[n, c][np.ix_(*(np.clip(v, 0, max(r - 1, 0)) for v, r in zip(cells, readable)))]
+            values = np.where(functools.reduce(np.logical_and, inside), read, fill)
             if op == "max_pool":
                 total = float(np.max(values))
                 result, divisor = total, None
@@ -364,13 +383,15 @@ def trace_avg_pool(
     count_include_pad: Optional[bool] = None,
     divisor: Optional[int] = None,
     *,
+    dilation: IntOrTuple = 1,
     framework: str = "torch",
     max_cells: int = DEFAULT_MAX_CELLS,
 ) -> OpTrace:
-    """Trace of :func:`convgeom.ops.avg_pool`: each window's cells, sum and divisor."""
+    """Trace of :func:`convgeom.ops.avg_pool`: each window's cells, sum and divisor (``dilation``
+    as in ONNX AveragePool-19)."""
     xa = _trace_input(x)
     geo = _geometry.avg_pool(tuple(xa.shape[2:]), kernel, stride, padding, ceil_mode, count_include_pad, divisor,
-                             framework=framework)
+                             dilation=dilation, framework=framework)
     return _trace_pool("avg_pool", xa, geo, max_cells)
 
 
