@@ -22,7 +22,7 @@ from ..explanation import explain
 from ..geometry import LayerGeometry, max_pool
 from ..receptive_field import ReceptiveField
 from . import layers as draws
-from .layers import LEVELS, Layer, Level, cli_values, draw
+from .layers import LEVELS, Layer, Level, cli_sizes, draw
 from .spelling import axes_phrase, spelling
 
 LETTERS = "ABCD"
@@ -119,7 +119,7 @@ def _keep_size(rng: random.Random, framework: str, difficulty: str, level: Level
             question = (f"{sentence} The output must keep the input's spatial size {sizes_answer(layer.input)}. "
                         "Which padding value goes in place of every `?`")
             params = {k: v for k, v in layer.params().items() if k != "padding"}
-            params["output"] = cli_values(layer.input)
+            params["output"] = cli_sizes(layer.input)
             solved = replace(layer, padding=(p,) * layer.ndim)
             return Draft(question, params, str(p),
                          _explained(f"Padding {p} on every side keeps the size {sizes_answer(layer.input)}.",
@@ -132,6 +132,10 @@ def _same_split(rng: random.Random, framework: str, difficulty: str, level: Leve
     modes = ("same", "same", "same_lower") if difficulty == "hard" else ("same",)
 
     def asymmetric(layer: Layer, r: LayerGeometry) -> bool:
+        # ONNX Runtime's auto_pad for a kernel smaller than the stride "pads" a negative cell
+        # that no output shows: not a question with an answer a learner can see
+        if min(min(pair) for pair in r.pad) < 0:
+            return False
         return difficulty != "hard" or any(b != a for b, a in r.pad)
 
     layer, result = draw(rng, lambda r: draws.layer(r, level, framework, r.choice(ops), modes), asymmetric)
@@ -176,7 +180,7 @@ def mapping(rng: random.Random, framework: str, difficulty: str) -> Draft:
     shape = words.input_shape(correct.input, c_in)
     question = (f"In {words.label}, an input of shape {shape}{' (channels last)' if words.channels_last else ''} "
                 f"must come out with spatial size {target}. Which of these layers does that?")
-    params = {"input": cli_values(correct.input), "output": cli_values(result.output), "framework": framework}
+    params = {"input": cli_sizes(correct.input), "output": cli_sizes(result.output), "framework": framework}
     for option_letter, (option, _) in zip(LETTERS, options):
         params.update({k: v for k, v in option.params(f"{option_letter}.").items()
                        if k not in (f"{option_letter}.input", f"{option_letter}.framework")})
@@ -243,7 +247,7 @@ def receptive_field(rng: random.Random, framework: str, difficulty: str) -> Draf
     shape = words.input_shape(stack[0].input, c_in)
     question = (f"In {words.label}, an input of shape {shape}{' (channels last)' if words.channels_last else ''} "
                 f"goes through {words.stack(stack, chans)}. {RF_QUESTIONS[what]}")
-    params = {"input": cli_values(stack[0].input), "framework": framework}
+    params = {"input": cli_sizes(stack[0].input), "framework": framework}
     for i, x in enumerate(stack, 1):
         params.update({k: v for k, v in x.params(f"layer{i}.").items() if k != f"layer{i}.framework"})
     return Draft(question, params, answer, _rf_explanation(stack, results, fields[0], what, answer))
@@ -342,7 +346,7 @@ def _restore(rng: random.Random, framework: str, difficulty: str, level: Level) 
                     f"which must output {sizes_answer(forward.input)} again. Which output_padding goes in place of "
                     "every `?`")
         params = back.params()
-        params["output"] = cli_values(forward.input)
+        params["output"] = cli_sizes(forward.input)
         params.update({k: v for k, v in forward.params("forward.").items() if k != "forward.framework"})
         solved = replace(back, output_padding=(v,) * back.ndim)
         return Draft(question, params, str(v),
@@ -448,12 +452,16 @@ def _swap_padding(rng: random.Random, x: Layer) -> Optional[Layer]:
 
 
 def _transposed_crop(rng: random.Random, x: Layer) -> Optional[Layer]:
-    """A transposed convolution cropping about as much as it produces."""
+    """A transposed convolution cropping about as much as it produces: one or two cells left,
+    or one or two too many cropped. Never exactly nothing left: PyTorch's 2-D and 3-D CPU
+    kernels then return an empty axis or raise depending on the path they take."""
     if isinstance(x.padding, str):
         return None
     small = replace(x, input=(rng.randint(1, 2),) * x.ndim, output_padding=None)
     full = [transposed_full_output(n, s, k) for n, s, k in zip(small.input, small.stride, small.kernel)]
-    return replace(small, padding=tuple(max(0, f // 2 - rng.choice((0, 1))) for f in full))
+    # symmetric crops of p leave full - 2p cells: +-1 for an odd full size, +-2 for an even one
+    crops = [f // 2 + (rng.choice((-1, 1)) if f % 2 == 0 else rng.choice((0, 1))) for f in full]
+    return replace(small, padding=tuple(crops))
 
 
 STRESSORS: tuple[tuple[tuple[str, ...], Stressor], ...] = (

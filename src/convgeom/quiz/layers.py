@@ -40,6 +40,12 @@ def cli_values(values: Sequence[int]) -> str:
     return str(values[0]) if len(set(values)) == 1 else ",".join(map(str, values))
 
 
+def cli_sizes(values: Sequence[int]) -> str:
+    """Sizes as ``--input`` takes them: one per axis always (``7,7``), since the input's count
+    decides the number of axes."""
+    return ",".join(map(str, values))
+
+
 def side_pairs(padding: Pad) -> tuple[tuple[int, int], ...]:
     """(before, after) per axis of an integer padding."""
     if isinstance(padding, str):
@@ -113,7 +119,7 @@ class Layer:
 
     def params(self, prefix: str = "") -> dict[str, str]:
         """The layer in ``convgeom shape``'s option names, values as the command line takes them."""
-        out = {"op": CLI_OPS[self.op], "input": cli_values(self.input), "kernel": cli_values(self.kernel),
+        out = {"op": CLI_OPS[self.op], "input": cli_sizes(self.input), "kernel": cli_values(self.kernel),
                "stride": cli_values(self.stride), "padding": cli_padding(self.padding)}
         if any(d != 1 for d in self.dilation):
             out["dilation"] = cli_values(self.dilation)
