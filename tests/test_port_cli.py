@@ -71,9 +71,9 @@ def test_errors_are_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], argv
 
 
 def test_every_port_op_is_a_layer_op() -> None:
-    from convgeom.cli import OP_NAMES
+    from convgeom.cli.layer import OPS
 
-    assert set(PORT_OPS) <= set(OP_NAMES)
+    assert set(PORT_OPS) <= set(OPS)
 
 
 def test_entry_point_runs_in_a_fresh_interpreter() -> None:

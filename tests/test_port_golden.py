@@ -45,7 +45,7 @@ def test_the_golden_file_covers_every_pair(records: list[dict]) -> None:
 
 @pytest.mark.parametrize("target", ["torch", "jax", "onnx"])
 def test_keras_on_tensorflow_ported_to(records: list[dict], target: str) -> None:
-    failures, checked = [], 0
+    failures, checked, worst = [], 0, 0.0
     for record in records:
         config = tool.from_json(record["config"])
         if config["source"] != "tensorflow":
@@ -58,15 +58,17 @@ def test_keras_on_tensorflow_ported_to(records: list[dict], target: str) -> None
             continue
         error = relative_error(run_ported(config, data, target, ported.code), expected)
         checked += 1
+        worst = max(worst, error)
         if error >= TOLERANCE:
             failures.append(f"{config} -> {target}: error {error:.3g}")
+    print(f"\ntensorflow -> {target}: {checked} verified, max error {worst:.2g}")
     assert checked >= 100
     assert not failures, "\n".join(failures[:10])
 
 
 @pytest.mark.parametrize("source", ["torch", "jax", "onnx"])
 def test_ported_to_keras_on_tensorflow(records: list[dict], source: str) -> None:
-    failures, checked = [], 0
+    failures, checked, worst = [], 0, 0.0
     for record in records:
         config = tool.from_json(record["config"])
         if config["source"] != source:
@@ -83,7 +85,9 @@ def test_ported_to_keras_on_tensorflow(records: list[dict], source: str) -> None
                                              tool.channels(config))
         error = relative_error(tool.decode(record["y"]), got)
         checked += 1
+        worst = max(worst, error)
         if error >= TOLERANCE:
             failures.append(f"{config}: TensorFlow error {error:.3g}")
+    print(f"\n{source} -> tensorflow: {checked} verified, max error {worst:.2g}")
     assert checked >= 100
     assert not failures, "\n".join(failures[:10])

@@ -66,7 +66,7 @@ def _padding(rng: random.Random, source: str, op: str, ndim: int, kernel: tuple[
         return rng.choice(["same", "valid"] + (["causal"] if op == "conv" and ndim == 1 else []))
     if source == "jax":
         if op == "conv_transpose":  # strings, or pads on the stride-dilated input (RawPads)
-            from convgeom import RawPads
+            from convgeom.params import RawPads
 
             raw = RawPads(tuple((rng.randint(0, k + s), rng.randint(0, k + s)) for k, s in zip(kernel, stride)))
             return rng.choice(["same", "valid", raw])
@@ -129,13 +129,13 @@ def _options(rng: random.Random, config: Config, source: str, ndim: int) -> None
 
 def accepted(config: Config) -> bool:
     """The source framework takes the layer and gives a non-empty output (per the engine)."""
-    import convgeom
+    from convgeom.errors import GeometryError
     from convgeom.explanation import OPS as ENGINE
 
     params = {k: v for k, v in config.items() if k not in ("op", "source", "in_channels", "out_channels", "bias")}
     try:
         result = ENGINE[config["op"]](**params, framework=config["source"])
-    except convgeom.GeometryError:
+    except GeometryError:
         return False
     return all(o >= 1 for o in result.output)
 
@@ -183,11 +183,11 @@ def decode(blob: Optional[dict[str, Any]]) -> Optional[np.ndarray]:
         raw = np.frombuffer(base64.b64decode(blob["int8"]), np.int8).astype(np.float32) / SCALE
     else:
         raw = np.frombuffer(base64.b64decode(blob["float32"]), "<f4").astype(np.float32)
-    return raw.reshape(blob["shape"])
+    return np.asarray(raw.reshape(blob["shape"]), np.float32)
 
 
 def to_json(value: Any) -> Any:
-    from convgeom import RawPads
+    from convgeom.params import RawPads
 
     if isinstance(value, RawPads):
         return {"raw": to_json(value.pairs)}
@@ -199,7 +199,7 @@ def to_json(value: Any) -> Any:
 
 
 def from_json(value: Any) -> Any:
-    from convgeom import RawPads
+    from convgeom.params import RawPads
 
     if isinstance(value, dict) and "raw" in value:
         return RawPads(from_json(value["raw"]))
@@ -233,7 +233,7 @@ def _per_axis(value: Any, ndim: int) -> tuple[int, ...]:
 
 # ----- recording (TensorFlow backend) ------------------------------------------------------
 def _record(config: Config, seed: int, target: str) -> dict[str, Any]:
-    import convgeom
+    from convgeom.port import PortError, port, port_weights
     from convgeom.port.emitters import get_emitter
 
     keras_emitter = get_emitter("tensorflow")
@@ -249,13 +249,13 @@ def _record(config: Config, seed: int, target: str) -> dict[str, Any]:
         y = keras_emitter.run_source(call, x, kernel, bias, channels(config))
     else:
         try:
-            ported = convgeom.port.port(**config, target="tensorflow")
-        except convgeom.port.PortError as err:
+            ported = port(**config, target="tensorflow")
+        except PortError as err:
             record["refused"] = str(err)
             return record
         if kernel is not None:
-            kernel, bias = convgeom.port_weights(kernel, bias, op=config["op"], source=config["source"],
-                                                 target="tensorflow", groups=config["groups"])
+            kernel, bias = port_weights(kernel, bias, op=config["op"], source=config["source"],
+                                        target="tensorflow", groups=config["groups"])
         record["code"] = ported.code
         y = keras_emitter.run_code(ported.code, x, kernel, bias)
     record["y"] = encode_float32(y)
@@ -273,8 +273,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     # oneDNN, the x86 default where the CPU has it: TensorFlow's reference kernels refuse
     # dilated transposed convolutions (what convgeom's TensorFlow dialect notes)
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-    import keras
-    import tensorflow as tf
+    import importlib
+
+    keras, tf = importlib.import_module("keras"), importlib.import_module("tensorflow")
 
     records = []
     started = time.time()

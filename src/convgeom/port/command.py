@@ -13,9 +13,9 @@ PORT_OPS = ("conv", "conv-transpose", "max-pool", "avg-pool")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``convgeom shape`` (``--framework`` is ``--from``) plus the port's own."""
-    from ..cli import _add_layer_args  # the one place port reads the shared layer options
+    from ..cli.layer import add_arguments as add_layer_arguments  # the shared layer options
 
-    _add_layer_args(parser)
+    add_layer_arguments(parser)
     for action in parser._actions:  # the shared options name every op and --framework
         if action.dest == "op":
             action.choices = PORT_OPS
@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cli import layer_params
+    from ..cli.layer import layer_params
     from ..errors import GeometryError
     from . import port
     from .verify import verify
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         raise GeometryError("--framework is --from for convgeom port", fix="drop --framework")
     args.framework = args.source
     op, params = layer_params(args)
-    params.pop("framework")
+    params.pop("framework", None)
     ported = port(op, source=args.source, target=args.target, in_channels=args.in_channels,
                   out_channels=args.out_channels, bias=not args.no_bias, **params)
     checked = verify(ported) if args.verify else None
@@ -65,10 +65,3 @@ def run(args: argparse.Namespace) -> int:
     if checked is not None:
         print(f"\n# verified: max relative difference {checked.error:.2g} on output {checked.shape}")
     return 0
-
-
-def register(subparsers: Any) -> None:
-    """Hooks ``port`` into today's ``convgeom.cli`` (its PLUGINS tuple)."""
-    parser = subparsers.add_parser("port", help="exact code for a layer in another framework")
-    add_arguments(parser)
-    parser.set_defaults(handler=run)
