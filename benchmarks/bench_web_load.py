@@ -197,7 +197,8 @@ def _rss(pid: int) -> Optional[int]:
     return None
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux /proc)."""
     out = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -217,7 +218,7 @@ def rss_of(pid: int) -> Optional[tuple[int, int]]:
     own = _rss(pid)
     if own is None:
         return None
-    return own, sum(_rss(child) or 0 for child in _children(pid))
+    return own, sum(_rss(child) or 0 for child in children(pid))
 
 
 def _client_process(url: str, work: list[Request]) -> list[Result]:

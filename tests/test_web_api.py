@@ -109,6 +109,12 @@ def test_shape_reads_json_numbers_lists_and_pairs_as_the_cli_text(client: Any) -
     assert pool.json()["output"] == list(cg.max_pool(5, 2, 2, ceil_mode=True).output)
 
 
+def test_the_readme_example(client: Any) -> None:
+    body = {"op": "conv", "input": "7,7", "kernel": 3, "padding": "1:2,0:1"}
+    _, out, _ = cli(argv_of(body))
+    assert client.post("/api/shape", json=body).json() == json.loads(out)
+
+
 MALFORMED = [
     (b"", 400, "empty"),
     (b"{", 400, "not JSON"),

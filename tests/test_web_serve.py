@@ -81,16 +81,9 @@ def test_a_busy_port_is_one_line() -> None:
 
 
 def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    if int(handle.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        found.append(int(entry))
-            except OSError:
-                continue
-    return found
+    from test_web_load import load_bench
+
+    return list(load_bench().children(pid))
 
 
 def listening_addresses(port: int) -> set[str]:
