@@ -19,7 +19,7 @@ if [ -n "${TORCH_INDEX_URL:-}" ]; then
 else
   "$PY" -m pip install -q torch==2.13.0
 fi
-"$PY" -m pip install -q -e ".[test,torch,onnx,keras,rich,web]" onnxruntime monai efficientnet-pytorch torchinfo playwright
+"$PY" -m pip install -q -e ".[test,torch,onnx,keras,rich,experiments,ray,web]" monai efficientnet-pytorch torchinfo playwright
 # the browser tests drive Debian's chromium (test tools' own browser downloads do not work offline)
 if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium

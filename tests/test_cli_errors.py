@@ -416,8 +416,6 @@ def test_factory_specs(spec: str, needle: str, capsys: pytest.CaptureFixture[str
     assert needle in fails(["trace", spec, "--input", "1,3,8,8"], capsys)
 
 
-@pytest.mark.xfail(reason="needs the tracing helper's wrapping of forward errors in UserCodeError (wt-tracing)",
-                   strict=False)
 def test_forward_error_is_one_line_naming_the_file(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("torch")
     model = tmp_path / "bad_forward.py"

@@ -15,7 +15,7 @@ layers = keras.layers
 
 import convgeom  # noqa: E402
 import convgeom.tracing as ct  # noqa: E402
-from convgeom.tracing.model import ImpossibleInput  # noqa: E402
+from convgeom.tracing import ImpossibleInput  # noqa: E402
 
 
 def _keras_shape(tensor) -> tuple[int, ...]:

@@ -5,6 +5,7 @@ initializers, and malformed inputs give one clear error."""
 from __future__ import annotations
 
 import warnings
+from fractions import Fraction
 
 import pytest
 
@@ -17,16 +18,16 @@ import convgeom.tracing as ct  # noqa: E402
 
 
 def ort_shapes(model, feeds):
-    """Shapes of every node output from a real ONNX Runtime run."""
-    inferred = onnx.shape_inference.infer_shapes(model)
-    types = {v.name: v.type.tensor_type.elem_type for v in list(inferred.graph.value_info) + list(inferred.graph.output)}
+    """Shapes of every node output from a real ONNX Runtime run (each exposed as a graph output
+    without a declared type: the runtime fills it in)."""
     exposed = onnx.ModelProto()
     exposed.CopyFrom(model)
     have = {o.name for o in exposed.graph.output}
-    names = [o for n in model.graph.node for o in n.output if o and o not in have and o in types]
-    for name in names:
-        exposed.graph.output.append(helper.make_tensor_value_info(name, types[name], None))
-    sess = ort.InferenceSession(exposed.SerializeToString(), providers=["CPUExecutionProvider"])
+    for name in [o for n in model.graph.node for o in n.output if o and o not in have]:
+        exposed.graph.output.append(onnx.ValueInfoProto(name=name))
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    sess = ort.InferenceSession(exposed.SerializeToString(), options, providers=["CPUExecutionProvider"])
     out_names = [o.name for o in sess.get_outputs()]
     return dict(zip(out_names, (tuple(r.shape) for r in sess.run(None, feeds))))
 
@@ -144,12 +145,27 @@ def test_auto_pad_ceil_mode_and_transpose(n):
 
 
 def test_unknown_op_is_a_finding_not_a_crash():
+    index = onnx.numpy_helper.from_array(np.zeros((1, 8, 5, 6), np.int64), "index")
     nodes = [helper.make_node("Conv", ["x", "w"], ["a"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
-             helper.make_node("DepthToSpace", ["a"], ["y"], blocksize=2)]
+             helper.make_node("GatherElements", ["a", "index"], ["y"], axis=2)]
+    model = _graph(nodes, (1, 2, 6, 6), inits=[_w("w", 8, 2, 3, 3), index])
+    t = check(model, (1, 2, 6, 6))
+    assert t.output_shape == (1, 8, 5, 6)
+    (found,) = t.findings_with("unknown-op")
+    assert found.layer == "GatherElements_1" and "ONNX op GatherElements" in found.message
+    assert not t.receptive_field.exact
+
+
+def test_depth_to_space_is_a_fractional_stride():
+    nodes = [helper.make_node("Conv", ["x", "w"], ["a"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("DepthToSpace", ["a"], ["b"], blocksize=2),
+             helper.make_node("SpaceToDepth", ["b"], ["y"], blocksize=2)]
     model = _graph(nodes, (1, 2, 6, 6), inits=[_w("w", 8, 2, 3, 3)])
     t = check(model, (1, 2, 6, 6))
-    assert t.output_shape == (1, 2, 12, 12)
-    assert t.findings_with("unknown-op")[0].layer == "DepthToSpace"
+    assert not t.findings_with("unknown-op")
+    up = t.layers[1].receptive_field
+    assert up.exact and up.stride == (Fraction(1, 2),) * 2 and up.size == (3, 3)
+    assert t.output_shape == (1, 8, 6, 6) and t.receptive_field.stride == (1, 1)
 
 
 def test_malformed_and_mismatched(tmp_path):

@@ -150,5 +150,5 @@ def test_json_and_csv_round_trip():
     assert data["layers"][0]["receptive_field"]["size"] == [3, 3]
     rows = list(csv.DictReader(io.StringIO(t.to_csv())))
     assert len(rows) == len(t.layers) and rows[0]["rf_H"] == "3"
-    assert "stem (Conv2d)" in t.summary()
-    assert "stem" in t.summary(depth=1)
+    assert "stem (Conv2d)" in ct.summary(t) and str(t).startswith("Trace of Mixed (torch): 1x3x16x16 -> ")
+    assert "stem" in ct.summary(t, depth=1)

@@ -17,9 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-
-def _show(value: Fraction) -> str:
-    return str(value.numerator) if value.denominator == 1 else str(value)
+from .formatting import fraction as _show
 
 
 @dataclass(frozen=True)

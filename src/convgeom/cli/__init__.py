@@ -31,6 +31,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("solve", "inverse problems: 'same' padding, padding for an output, search, transpose, profile", "solve"),
     ("trace-op", "print every stage of a small conv/pool: input, padded input, each window, output", "trace_op"),
     ("trace", "trace a model: shapes, params, MACs, receptive fields, findings (runs the model's code)", "trace"),
+    ("experiment", "train small CNN variants over a grid; test the tutorials' claims on real data", "experiment"),
     ("port", "exact code for one layer in another framework (PyTorch, Keras, JAX, ONNX)", "port"),
     ("quiz", "practice exercises answered and explained by the engine (terminal, --json, --markdown)", "quiz"),
     ("serve", "a local web playground and JSON API: pictures, formulas, frameworks, practice (convgeom[web])", "serve"),

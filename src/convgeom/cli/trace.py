@@ -170,4 +170,6 @@ def _print_trace(t: Any, depth: Optional[int], args: argparse.Namespace) -> None
             else:
                 render_rich(t, depth=depth, findings=not args.no_findings)
                 return
-        sys.stdout.write(t.summary(depth=depth) + "\n")
+        from ..tracing.report import summary
+
+        sys.stdout.write(summary(t, depth=depth) + "\n")

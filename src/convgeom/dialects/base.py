@@ -8,19 +8,38 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional
+from typing import Optional, Protocol
 
 from ..arithmetic import Rounding, ceil_div, effective_kernel
 from ..errors import GeometryError
 from ..padding import PadSplit, explicit_split
 from ..params import INT64_MAX, PADDING_MODES, Padding
 
-if TYPE_CHECKING:
-    from ..geometry import LayerGeometry
-
 #: what the messages call each windowed op
 OP_TITLES = {"conv": "convolution", "conv_transpose": "transposed convolution", "max_pool": "max pooling",
              "avg_pool": "average pooling", "unfold": "unfold"}
+
+
+class ForwardConv(Protocol):
+    """What :meth:`Dialect.inverse_transpose` reads of a forward convolution, one entry per axis
+    (:class:`convgeom.geometry.LayerGeometry` has all of it; the dialects never import geometry)."""
+
+    @property
+    def input(self) -> tuple[int, ...]: ...
+    @property
+    def output(self) -> tuple[int, ...]: ...
+    @property
+    def kernel(self) -> tuple[int, ...]: ...
+    @property
+    def stride(self) -> tuple[int, ...]: ...
+    @property
+    def dilation(self) -> tuple[int, ...]: ...
+    @property
+    def effective_kernel(self) -> tuple[int, ...]: ...
+    @property
+    def pad(self) -> tuple[tuple[int, int], ...]: ...
+    @property
+    def padding(self) -> Padding: ...
 
 
 @dataclass(frozen=True)
@@ -251,7 +270,7 @@ class Dialect:
         raise self.reject(f"source indices of a {self.label} resize are not modelled", "no index map",
                           "use framework='torch'")
 
-    def inverse_transpose(self, forward: LayerGeometry) -> Request:
+    def inverse_transpose(self, forward: ForwardConv) -> Request:
         """The transposed convolution whose output restores ``forward``'s input size."""
         raise self.reject(
             f"inverse_transpose is not defined for framework {self.name!r}", "",

@@ -8,7 +8,7 @@ says so."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 from ..arithmetic import Rounding, to_float32, transposed_full_output, windowed_output
 from ..padding import (
@@ -19,10 +19,7 @@ from ..padding import (
     ort_transpose_same_split,
 )
 from ..params import INT64_MAX, Padding
-from .base import AxisPlan, Dialect, Plan, Request, fit_fix, fmt
-
-if TYPE_CHECKING:
-    from ..geometry import LayerGeometry
+from .base import AxisPlan, Dialect, ForwardConv, Plan, Request, fit_fix, fmt
 
 EMPTY_NOTE = "a window larger than the padded input gives an empty (size 0) axis, not an error"
 #: Resize modes, and the spatial dims each supports (``upsamplebase.h ScalesValidation``:
@@ -171,7 +168,7 @@ class Onnx(Dialect):
         before, after = p.pairs[axis]
         return full - before - after, PadSplit(before, after, f"pads: crop before = {before}, after = {after}")
 
-    def inverse_transpose(self, forward: LayerGeometry) -> Request:
+    def inverse_transpose(self, forward: ForwardConv) -> Request:
         """ConvTranspose with the forward pads and ``output_shape`` = the forward input."""
         return Request("conv_transpose", forward.output, forward.kernel, forward.stride, forward.dilation,
                        Padding("explicit", pairs=forward.pad), output_size=forward.input)

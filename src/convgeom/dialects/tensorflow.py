@@ -5,15 +5,12 @@ golden vectors recorded from real Keras/TensorFlow (``tests/golden/tensorflow.js
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 from ..arithmetic import ceil_div, transposed_full_output, windowed_output
 from ..padding import causal_split, explicit_split, same_split
 from ..params import Padding
-from .base import AxisPlan, Dialect, Plan, Request, fmt
-
-if TYPE_CHECKING:
-    from ..geometry import LayerGeometry
+from .base import AxisPlan, Dialect, ForwardConv, Plan, Request, fmt
 
 
 class TensorFlow(Dialect):
@@ -129,12 +126,12 @@ class TensorFlow(Dialect):
         note += f"; crop = forward SAME pads of {out}: {fwd.note}"
         return AxisPlan(fwd.before, full - out - fwd.before, out, note, out - ((n - 1) * s + e % 2), "exact")
 
-    def inverse_transpose(self, forward: LayerGeometry) -> Request:
+    def inverse_transpose(self, forward: ForwardConv) -> Request:
         """The Conv*DTranspose with the same padding mode whose output_padding gives back the
         forward input: 'same' ``n - ((o-1)*s + e%2)``, 'valid' ``n - ((o-1)*s + e)``."""
         name = forward.padding.name
-        op = tuple(a.input - ((a.output - 1) * a.stride + (a.effective_kernel % 2 if name == "same"
-                                                            else a.effective_kernel)) for a in forward.axes)
+        op = tuple(n - ((o - 1) * s + (e % 2 if name == "same" else e))
+                   for n, o, s, e in zip(forward.input, forward.output, forward.stride, forward.effective_kernel))
         return Request("conv_transpose", forward.output, forward.kernel, forward.stride, forward.dilation,
                        Padding("string", name=name, written=name), output_padding=op)
 

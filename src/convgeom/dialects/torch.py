@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 from ..arithmetic import Rounding, transposed_full_output, windowed_output
 from ..arithmetic import to_float32 as _f32
@@ -19,10 +19,7 @@ from ..padding import (
     torch_transpose_split,
 )
 from ..params import INT64_MAX, Padding
-from .base import AxisPlan, Dialect, Plan, Request, fit_fix, fmt
-
-if TYPE_CHECKING:
-    from ..geometry import LayerGeometry
+from .base import AxisPlan, Dialect, ForwardConv, Plan, Request, fit_fix, fmt
 
 #: F.interpolate's modes, and the spatial dims the ones tied to a dimensionality need
 #: (``torch/nn/functional.py interpolate``: "Got 4D input, but linear mode needs 3D input")
@@ -239,13 +236,14 @@ class Torch(Dialect):
                     f"use output_padding <= {max(s, d) - 1}", axis)
         return op, notes
 
-    def inverse_transpose(self, forward: LayerGeometry) -> Request:
+    def inverse_transpose(self, forward: ForwardConv) -> Request:
         """Same kernel, stride, dilation and padding; ``output_padding = n - ((o-1)*s + e - 2p)``,
         the cells the forward conv's floor division dropped."""
         if any(b != a for b, a in forward.pad):
             raise self.reject("PyTorch ConvTranspose has symmetric padding only; this conv pads asymmetrically",
                               "", "crop the transposed output instead, or use symmetric padding")
-        op = tuple(a.input - ((a.output - 1) * a.stride + a.effective_kernel - 2 * a.pad_before) for a in forward.axes)
+        op = tuple(n - ((o - 1) * s + e - 2 * before) for n, o, s, e, (before, _) in
+                   zip(forward.input, forward.output, forward.stride, forward.effective_kernel, forward.pad))
         return Request("conv_transpose", forward.output, forward.kernel, forward.stride, forward.dilation,
                        Padding("symmetric", pairs=forward.pad), output_padding=op)
 

@@ -30,22 +30,16 @@ Whole model:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from fractions import Fraction
 from typing import Optional
 
 from .. import geometry as geo
 from ..errors import GeometryError
+from ..formatting import axis_labels, fraction
 from ..geometry import AxisGeometry, LayerGeometry
-from .model import Finding, LayerRecord, Trace, TraceFailure, axis_labels, nearest_sizes, with_axis
-from .rf import Shape, show_fraction
-
-Probe = Callable[[list[Shape]], Trace]
-_SEARCH = 64
-
-
-def _fmt(v: Fraction) -> str:
-    return show_fraction(v)
+from .failures import TraceFailure
+from .records import Finding, LayerRecord, Trace
+from .valid_sizes import SEARCH_LIMIT, Probe, nearest_sizes, with_axis
 
 
 class _Axis:
@@ -297,7 +291,7 @@ def _input_size(trace: Trace, axis: int) -> int:
     return trace.input_shape[trace.input_spatial_dims[axis]]
 
 
-def same_size_inputs(trace: Trace, probe: Probe, axis: int, limit: int = _SEARCH) -> tuple[Optional[int], Optional[int]]:
+def same_size_inputs(trace: Trace, probe: Probe, axis: int, limit: int = SEARCH_LIMIT) -> tuple[Optional[int], Optional[int]]:
     """Nearest input sizes along ``axis`` (others fixed) whose output keeps that size."""
     dim = trace.input_spatial_dims[axis]
     shapes = [tuple(s) for s in trace.input_shapes]
@@ -363,9 +357,9 @@ def _rf_small(trace: Trace) -> list[Finding]:
                            "everywhere)" if rf.global_context else "")
                 out.append(Finding(
                     "rf-smaller-than-input", "info", trace.layers[-1].name if trace.layers else "",
-                    f"each output unit sees {_fmt(r)} of the {n} input positions along {labels[a]} (effective stride "
-                    f"{_fmt(rf.fields[a].stride)}): no output unit sees the whole input{context}",
-                    f"each extra 3x3 conv at the deepest level (effective stride {_fmt(s_max)}) adds {_fmt(2 * s_max)}: "
+                    f"each output unit sees {fraction(r)} of the {n} input positions along {labels[a]} (effective stride "
+                    f"{fraction(rf.fields[a].stride)}): no output unit sees the whole input{context}",
+                    f"each extra 3x3 conv at the deepest level (effective stride {fraction(s_max)}) adds {fraction(2 * s_max)}: "
                     f"about {more} more would let the centre unit see everything (r >= {n}; every unit needs "
                     f"r >= {2 * n - 1}); or add dilation / another downsampling stage", a))
     return out
@@ -394,10 +388,10 @@ def _rf_exceeds(trace: Trace) -> list[Finding]:
             shown = ", ".join(later[:3]) + (f" and {len(later) - 3} more" if len(later) > 3 else "")
             out.append(Finding(
                 "rf-exceeds-input", "info", first.name,
-                f"from {first.name} on the receptive field ({_fmt(frf.fields[a].size)}) exceeds the input ({n}) "
+                f"from {first.name} on the receptive field ({fraction(frf.fields[a].size)}) exceeds the input ({n}) "
                 f"along {labels[a]}; {len(later)} later layer(s) with spatial kernels ({shown}) mostly see padding "
                 "('unproductive' layers)",
-                f"trace/train at a larger input (>= {_fmt(frf.fields[a].size)}), or use 1x1 kernels after "
+                f"trace/train at a larger input (>= {fraction(frf.fields[a].size)}), or use 1x1 kernels after "
                 f"{first.name}", a))
     return out
 

@@ -1,4 +1,4 @@
-"""Keras 3 frontend of :func:`convgeom.trace` (owned by the Keras frontend work).
+"""Keras 3 frontend of :func:`convgeom.trace`.
 
 How it works
 ------------
@@ -15,7 +15,9 @@ How it works
   reshapes have their own shape and receptive-field rules here.
 * Any other layer or ``keras.ops`` operation is asked for its symbolic output
   (``compute_output_spec``; no values) and its receptive field is passed through by shape
-  (inexact), with an ``unknown-op`` info finding; unknown layers never stop the trace.
+  (inexact), with an ``unknown-op`` info finding; unknown layers never stop the trace. An
+  exception other than Keras's ``ValueError`` for incompatible shapes is the layer's own code
+  failing: a one-line :class:`~convgeom.errors.UserCodeError`.
 * Each layer's ``input_spec`` is checked like ``Layer.__call__`` does; where the real model would
   fail (an input spec, a kernel that does not fit, shapes that do not merge) a
   :class:`TraceFailure` names the layer and the model-input axis at fault.
@@ -38,39 +40,26 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import math
 import os
 import re
 import sys
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any, Optional
 
 from .. import geometry as geo
-from ..errors import GeometryError
-from ..receptive_field import RFStep
+from ..errors import GeometryError, GeometryTypeError, UserCodeError
+from ..formatting import axis_labels, first_line
+from . import builder as bld
+from . import dtypes
 from . import rf as rfm
-from .api import Frontend
-from .model import (
-    Finding,
-    GraphBuilder,
-    ModuleCall,
-    Trace,
-    TraceFailure,
-    axis_labels,
-    broadcast,
-    shape_size,
-    unknown_op_finding,
-)
+from .builder import TraceBuilder
+from .failures import TraceFailure
+from .frontend import Frontend, leaves, missing_framework
+from .records import Finding, ModuleCall, Trace
 from .rf import Shape, TensorRF
-
-_ITEMSIZE: dict[str, int] = {
-    "float16": 2, "bfloat16": 2, "float32": 4, "float64": 8, "half": 2, "float": 4, "double": 8,
-    "int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4, "uint32": 4, "int64": 8, "uint64": 8,
-    "bool": 1, "complex64": 8, "complex128": 16, "float8_e4m3fn": 1, "float8_e5m2": 1, "int4": 1,
-}
-_DTYPE_ALIASES = {"half": "float16", "float": "float32", "double": "float64"}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -91,7 +80,12 @@ def _import_keras() -> Any:
                 if importlib.util.find_spec(backend) is not None:
                     os.environ["KERAS_BACKEND"] = backend
                     break
-    keras = importlib.import_module("keras")
+    try:
+        keras = importlib.import_module("keras")
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in ("keras", "tensorflow", "torch", "jax", "numpy"):
+            raise
+        raise missing_framework("Keras 3", "keras", exc) from exc
     version = str(getattr(keras, "__version__", "0"))
     if not version[:1].isdigit() or int(version.split(".")[0]) < 3:
         raise GeometryError(f"convgeom needs Keras 3, found keras {version}", fix="pip install -U 'keras>=3'")
@@ -100,12 +94,7 @@ def _import_keras() -> Any:
 
 def _dtype_name(dtype: Any) -> str:
     name = str(getattr(dtype, "name", dtype) or "float32")
-    name = name.replace("torch.", "")
-    return _DTYPE_ALIASES.get(name, name)
-
-
-def _itemsize(dtype: str) -> int:
-    return _ITEMSIZE.get(dtype, 4)
+    return dtypes.canonical(name.replace("torch.", ""))
 
 
 def _is_float(dtype: str) -> bool:
@@ -128,18 +117,23 @@ def _shape_of(variable: Any) -> tuple[int, ...]:
     return tuple(int(s) for s in variable.shape)
 
 
-def _ints(value: Any, n: int) -> tuple[int, ...]:
+def _per_axis(value: Any, n: int) -> tuple[int, ...]:
+    """A Keras size argument as ``n`` ints (one value is repeated)."""
     if isinstance(value, (list, tuple)):
         vals = tuple(int(v) for v in value)
         return vals * n if len(vals) == 1 and n > 1 else vals
     return (int(value),) * n
 
 
-def _layout(data_format: Optional[str], rank: int, nd: int) -> tuple[list[int], int]:
-    """``(spatial dims, channel dim)`` of a rank-``rank`` tensor with ``nd`` spatial axes."""
-    if data_format == "channels_first":
-        return list(range(rank - nd, rank)), rank - nd - 1
-    return list(range(rank - 1 - nd, rank - 1)), rank - 1
+def _layout(layer: Any, x: _Value, nd: Optional[int] = None) -> tuple[str, list[int], int]:
+    """``(data_format, spatial dims, channel dim)`` of ``layer``'s input ``x`` with ``nd``
+    spatial axes (default: all but batch and channels)."""
+    fmt = str(getattr(layer, "data_format", "channels_last"))
+    rank = len(x.shape)
+    nd = rank - 2 if nd is None else nd
+    if fmt == "channels_first":
+        return fmt, list(range(rank - nd, rank)), rank - nd - 1
+    return fmt, list(range(rank - 1 - nd, rank - 1)), rank - 1
 
 
 def _pairs(value: Any, nd: int) -> tuple[tuple[int, int], ...]:
@@ -159,14 +153,6 @@ def _pairs(value: Any, nd: int) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
-def _unique(ids: Sequence[int]) -> list[int]:
-    out: list[int] = []
-    for t in ids:
-        if t not in out:
-            out.append(t)
-    return out
-
-
 @dataclass(frozen=True)
 class _Value:
     """An activation in the walk: its tensor id in the builder, shape and dtype. Has ``shape``
@@ -184,15 +170,21 @@ Handler = Callable[["_Tracer", Any, int, list[_Value], tuple[Any, ...], dict[str
 class _Tracer:
     def __init__(self, keras: Any, spatial_ndim: int, dtype: Optional[str]) -> None:
         self.keras = keras
-        self.builder = GraphBuilder("keras", spatial_ndim)
+        self.builder = TraceBuilder("keras", spatial_ndim)
         self.dtype = dtype
         self.counted: set[int] = set()
-        self.unknown: dict[str, list[str]] = {}
-        self.current = ""
 
     # ----- helpers -----------------------------------------------------------------------------
+    @property
+    def current(self) -> str:
+        """The record being traced (failures name it)."""
+        return self.builder.current
+
     def rf(self, v: _Value) -> Optional[TensorRF]:
         return self.builder.rf(v.tid)
+
+    def value(self, tid: int) -> _Value:
+        return _Value(tid, self.builder.shape(tid), self.builder.dtype(tid))
 
     def out_dtype(self, layer: Any, x: _Value) -> str:
         if self.dtype is not None:
@@ -204,31 +196,21 @@ class _Tracer:
 
     def emit(self, group: int, kind: str, ins: Sequence[_Value], shapes: Sequence[Shape], dtype: str,
              rfs: Sequence[Optional[TensorRF]], **extra: Any) -> list[_Value]:
-        size = _itemsize(dtype)
-        ids = self.builder.op(group, kind, _unique([v.tid for v in ins]), [(tuple(s), size) for s in shapes], rfs,
-                              **extra)
+        """Record an op the builder has no method for."""
+        ids = self.builder.op(group, kind, list(dict.fromkeys([v.tid for v in ins])),
+                              [(tuple(s), dtype) for s in shapes], rfs, **extra)
         return [_Value(t, tuple(s), dtype) for t, s in zip(ids, shapes)]
 
     def failure(self, problem: str, rule: str = "", shapes: Sequence[Shape] = (), dim: Optional[int] = None,
-                rf: Optional[TensorRF] = None, fix: str = "") -> TraceFailure:
-        axis = None
-        if dim is not None and rf is not None and dim in rf.dims:
-            axis = rf.dims.index(dim)
-        return TraceFailure(self.current, problem, rule, shapes, axis, fix)
+                v: Optional[_Value] = None, fix: str = "") -> TraceFailure:
+        return self.builder.failure(problem, rule, shapes, dim=dim, tid=None if v is None else v.tid, fix=fix)
 
     def engine(self, x: _Value, spatial: Sequence[int], call: Callable[[], Any]) -> Any:
-        try:
-            return call()
-        except GeometryError as exc:
-            raise self.engine_failure(x, spatial, exc) from exc
-
-    def engine_failure(self, x: _Value, spatial: Sequence[int], exc: GeometryError) -> TraceFailure:
-        axis = exc.axis
-        dim = spatial[axis] if axis is not None and axis < len(spatial) else None
-        return self.failure(exc.problem, exc.rule, [x.shape], dim, self.rf(x), exc.fix)
+        return self.builder.engine(x.tid, spatial, call)
 
     def note_unknown(self, type_name: str, record: str) -> None:
-        self.unknown.setdefault(type_name, []).append(record)
+        self.builder.note_unknown(type_name, record, what=type_name, unit="call",
+                                  shape_source="Keras's compute_output_spec", kind="layer")
 
     # ----- graph walk ----------------------------------------------------------------------------
     def walk_graph(self, fn: Any, inputs: Sequence[_Value], depth: int, prefix: str) -> list[_Value]:
@@ -282,7 +264,7 @@ class _Tracer:
             return nested
         name = f"{prefix}{op.name}"
         group = self.builder.group(name, type(op).__name__, depth)
-        self.current = name
+        self.builder.current = name
         is_layer = isinstance(op, self.keras.layers.Layer)
         if is_layer:
             self.check_input_spec(op, args, kwargs, ins)
@@ -306,7 +288,7 @@ class _Tracer:
             except ValueError:  # never built
                 count = 0
             self.builder.add_params(group, count)
-        self.builder.set_boundary(group, _unique([v.tid for v in ins]), [v.tid for v in outs])
+        self.builder.set_boundary(group, list(dict.fromkeys([v.tid for v in ins])), [v.tid for v in outs])
         return outs
 
     def check_input_spec(self, layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ins: list[_Value]) -> None:
@@ -330,8 +312,8 @@ class _Tracer:
             if m and ins:
                 rank = len(ins[0].shape)
                 dim = int(m.group(1)) % rank if rank else None
-            raise self.failure(text.splitlines()[0], "Keras InputSpec check in Layer.__call__",
-                               [v.shape for v in ins], dim, self.rf(ins[0]) if ins else None) from exc
+            raise self.failure(first_line(text), "Keras InputSpec check in Layer.__call__",
+                               [v.shape for v in ins], dim, ins[0] if ins else None) from exc
 
 
 def _container_kind(op: Any) -> Optional[str]:
@@ -355,116 +337,65 @@ def _conv_attrs(layer: Any, padding: str, fmt: str) -> dict[str, str]:
 
 def _h_conv(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
             kwargs: dict[str, Any]) -> list[_Value]:
+    """Conv*D, DepthwiseConv*D (groups = C_in) and SeparableConv*D (depthwise + 1x1 pointwise)."""
     x = ins[0]
     nd = int(layer.rank)
-    fmt = getattr(layer, "data_format", "channels_last")
-    spatial, ch = _layout(fmt, len(x.shape), nd)
-    kshape = _shape_of(layer.kernel)  # (k..., C_in/groups, filters)
-    groups = int(getattr(layer, "groups", 1) or 1)
+    fmt, spatial, ch = _layout(layer, x, nd)
     cin = x.shape[ch]
-    filters = kshape[-1]
-    if cin != kshape[-2] * groups:
-        raise tr.failure(f"the kernel {kshape} expects {kshape[-2] * groups} input channels, got {cin}",
-                         shapes=[x.shape, kshape], fix=f"feed {kshape[-2] * groups} channels")
-    padding = str(layer.padding).lower()
-    sp = tuple(x.shape[d] for d in spatial)
-    g = tr.engine(x, spatial, lambda: geo.conv(
-        sp, _ints(layer.kernel_size, nd), _ints(layer.strides, nd), padding, _ints(layer.dilation_rate, nd),
-        groups, framework="tensorflow", in_channels=cin, out_channels=filters))
-    out = list(x.shape)
-    for d, o in zip(spatial, g.output):
-        out[d] = o
-    out[ch] = filters
-    batch = shape_size([s for i, s in enumerate(x.shape) if i not in spatial and i != ch])
-    macs = batch * filters * shape_size(g.output) * kshape[-2] * shape_size(kshape[:-2])
-    bias = batch * filters * shape_size(g.output) if getattr(layer, "use_bias", False) else 0
-    rf = tr.rf(x)
-    out_rf = None if rf is None else rfm.apply_steps(rf, spatial, g.rf_steps, [ch] if groups < cin else [])
-    return tr.emit(group, "conv", [x], [tuple(out)], tr.out_dtype(layer, x), [out_rf], geometry=g, macs=macs,
-                   bias_adds=bias, groups=groups, attrs=_conv_attrs(layer, padding, fmt))
-
-
-def _h_depthwise(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
-                 kwargs: dict[str, Any]) -> list[_Value]:
-    """DepthwiseConv*D (one conv, groups = C_in) and SeparableConv*D (depthwise + 1x1 pointwise)."""
-    x = ins[0]
-    nd = int(layer.rank)
-    fmt = getattr(layer, "data_format", "channels_last")
-    spatial, ch = _layout(fmt, len(x.shape), nd)
     separable = _keras_base(layer, ("BaseSeparableConv",)) is not None
-    kshape = _shape_of(layer.depthwise_kernel if separable else layer.kernel)  # (k..., C_in, multiplier)
-    cin = x.shape[ch]
-    mult = kshape[-1]
-    if cin != kshape[-2]:
-        raise tr.failure(f"the depthwise kernel {kshape} expects {kshape[-2]} input channels, got {cin}",
-                         shapes=[x.shape, kshape], fix=f"feed {kshape[-2]} channels")
+    depthwise = separable or _keras_base(layer, ("BaseDepthwiseConv",)) is not None
+    kshape = _shape_of(layer.depthwise_kernel if separable else layer.kernel)  # (k..., C_in/groups, filters or mult)
+    groups = cin if depthwise else int(getattr(layer, "groups", 1) or 1)
+    cout = cin * kshape[-1] if depthwise else kshape[-1]
+    if cin != kshape[-2] * (1 if depthwise else groups):
+        what = "depthwise kernel" if depthwise else "kernel"
+        want = kshape[-2] * (1 if depthwise else groups)
+        raise tr.failure(f"the {what} {kshape} expects {want} input channels, got {cin}", shapes=[x.shape, kshape],
+                         fix=f"feed {want} channels")
     padding = str(layer.padding).lower()
     sp = tuple(x.shape[d] for d in spatial)
     g = tr.engine(x, spatial, lambda: geo.conv(
-        sp, _ints(layer.kernel_size, nd), _ints(layer.strides, nd), padding, _ints(layer.dilation_rate, nd),
-        cin, framework="tensorflow", in_channels=cin, out_channels=cin * mult))
-    mid = list(x.shape)
-    for d, o in zip(spatial, g.output):
-        mid[d] = o
-    mid[ch] = cin * mult
-    batch = shape_size([s for i, s in enumerate(x.shape) if i not in spatial and i != ch])
-    n_out = batch * shape_size(g.output)
-    rf = tr.rf(x)
-    mid_rf = None if rf is None else rfm.apply_steps(rf, spatial, g.rf_steps)
+        sp, _per_axis(layer.kernel_size, nd), _per_axis(layer.strides, nd), padding, _per_axis(layer.dilation_rate, nd),
+        groups, framework="tensorflow", in_channels=cin, out_channels=cout))
     dtype = tr.out_dtype(layer, x)
     use_bias = bool(getattr(layer, "use_bias", False))
     attrs = _conv_attrs(layer, padding, fmt)
-    if not separable:
-        return tr.emit(group, "conv", [x], [tuple(mid)], dtype, [mid_rf], geometry=g,
-                       macs=n_out * cin * mult * shape_size(kshape[:-2]), bias_adds=n_out * cin * mult if use_bias else 0,
-                       groups=cin, attrs=attrs)
-    pshape = _shape_of(layer.pointwise_kernel)  # (1..., C_in*multiplier, filters)
-    filters = pshape[-1]
-    out = list(mid)
-    out[ch] = filters
-    out_rf = None if mid_rf is None else rfm.apply_steps(mid_rf, [], [], [ch])
-    attrs["separable"] = "depthwise+pointwise"
-    depthwise = tr.emit(group, "conv", [x], [tuple(mid)], dtype, [mid_rf], geometry=g,
-                        macs=n_out * cin * mult * shape_size(kshape[:-2]), groups=cin, attrs=attrs)
-    return tr.emit(group, "conv", depthwise, [tuple(out)], dtype, [out_rf],
-                   macs=n_out * filters * cin * mult, bias_adds=n_out * filters if use_bias else 0)
+    if separable:
+        attrs["separable"] = "depthwise+pointwise"
+    t = tr.builder.conv(group, x.tid, g, spatial=spatial, channel=ch, out_channels=cout,
+                        bias=use_bias and not separable, dtype=dtype, attrs=attrs)
+    if separable:  # the 1x1 pointwise conv: (1..., C_in*multiplier, filters)
+        t = tr.builder.conv(group, t, None, spatial=spatial, channel=ch, out_channels=_shape_of(layer.pointwise_kernel)[-1],
+                            bias=use_bias, dtype=dtype)
+    return [tr.value(t)]
 
 
 def _h_conv_transpose(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
                       kwargs: dict[str, Any]) -> list[_Value]:
     x = ins[0]
     nd = int(layer.rank)
-    fmt = getattr(layer, "data_format", "channels_last")
-    spatial, ch = _layout(fmt, len(x.shape), nd)
+    fmt, spatial, ch = _layout(layer, x, nd)
     kshape = _shape_of(layer.kernel)  # (k..., filters, C_in)
     cin = x.shape[ch]
-    filters = kshape[-2]
     if cin != kshape[-1]:
         raise tr.failure(f"the kernel {kshape} expects {kshape[-1]} input channels, got {cin}",
                          shapes=[x.shape, kshape], fix=f"feed {kshape[-1]} channels")
     padding = str(layer.padding).lower()
     op = getattr(layer, "output_padding", None)
     sp = tuple(x.shape[d] for d in spatial)
-    kernel, strides, dilation = _ints(layer.kernel_size, nd), _ints(layer.strides, nd), _ints(layer.dilation_rate, nd)
-    out_pad = None if op is None else _ints(op, nd)
+    kernel, strides, dilation = _per_axis(layer.kernel_size, nd), _per_axis(layer.strides, nd), _per_axis(layer.dilation_rate, nd)
+    out_pad = None if op is None else _per_axis(op, nd)
     try:
         g = geo.conv_transpose(sp, kernel, strides, padding, out_pad, dilation, framework="tensorflow")
     except GeometryError as exc:
         g = _transpose_off_tensorflow(tr, layer, x, spatial, sp, kernel, strides, dilation, padding, out_pad, exc)
-    out = list(x.shape)
-    for d, o in zip(spatial, g.output):
-        out[d] = o
-    out[ch] = filters
-    batch = shape_size([s for i, s in enumerate(x.shape) if i not in spatial and i != ch])
-    macs = batch * cin * shape_size(sp) * filters * shape_size(kshape[:-2])
-    bias = batch * filters * shape_size(g.output) if getattr(layer, "use_bias", False) else 0
-    rf = tr.rf(x)
-    out_rf = None if rf is None else rfm.apply_steps(rf, spatial, g.rf_steps, [ch])
     attrs = _conv_attrs(layer, padding, fmt)
     if out_pad is not None:
         attrs["output_padding"] = repr(out_pad)
-    return tr.emit(group, "conv_transpose", [x], [tuple(out)], tr.out_dtype(layer, x), [out_rf], geometry=g,
-                   macs=macs, bias_adds=bias, groups=1, attrs=attrs)
+    t = tr.builder.conv_transpose(group, x.tid, g, spatial=spatial, channel=ch, out_channels=kshape[-2],
+                                  bias=bool(getattr(layer, "use_bias", False)), dtype=tr.out_dtype(layer, x),
+                                  attrs=attrs)
+    return [tr.value(t)]
 
 
 def _transpose_off_tensorflow(tr: _Tracer, layer: Any, x: _Value, spatial: list[int], sp: tuple[int, ...],
@@ -485,7 +416,7 @@ def _transpose_off_tensorflow(tr: _Tracer, layer: Any, x: _Value, spatial: list[
         except (ImportError, AttributeError):  # pragma: no cover - Keras moved it
             convert = None
     if convert is None or out_pad is None:
-        raise tr.engine_failure(x, spatial, exc) from exc
+        raise tr.builder.engine_failure(x.tid, spatial, exc) from exc
     pads: list[int] = []
     extra: list[int] = []
     with warnings.catch_warnings():
@@ -513,107 +444,82 @@ def _h_pool(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[
     x = ins[0]
     pool = tuple(int(v) for v in layer.pool_size)
     nd = len(pool)
-    fmt = getattr(layer, "data_format", "channels_last")
-    spatial, _ch = _layout(fmt, len(x.shape), nd)
-    strides = pool if layer.strides is None else _ints(layer.strides, nd)
+    fmt, spatial, _ch = _layout(layer, x, nd)
+    strides = pool if layer.strides is None else _per_axis(layer.strides, nd)
     padding = str(layer.padding).lower()
-    mode = str(getattr(layer, "pool_mode", "max"))
     sp = tuple(x.shape[d] for d in spatial)
-    if mode == "max":
+    if str(getattr(layer, "pool_mode", "max")) == "max":
         g = tr.engine(x, spatial, lambda: geo.max_pool(sp, pool, strides, padding, framework="tensorflow"))
         kind = "max_pool"
     else:
         g = tr.engine(x, spatial, lambda: geo.avg_pool(sp, pool, strides, padding, framework="tensorflow"))
         kind = "avg_pool"
-        uneven = [i for i, ax in enumerate(g.axes) if ax.pad_before != ax.pad_after]
-        if padding == "same" and uneven and str(tr.keras.backend.backend()) == "torch":
-            labels = axis_labels(nd)
-            pads = ", ".join(f"{labels[i]}: ({g.axes[i].pad_before}, {g.axes[i].pad_after})" for i in uneven)
-            tr.builder.add_finding(Finding(
-                "keras-backend-differs", "warning", tr.current,
-                f"AveragePooling 'same' pads unevenly here ({pads}); Keras's torch backend then pads with "
-                "mode='replicate' and averages the replicated border cells, so edge outputs differ from the "
-                "TensorFlow and JAX backends, which exclude the padding (same output size and windows)",
-                "use padding='valid' (with explicit cropping/padding), or an input size for which the 'same' "
-                "padding total ((out-1)*stride + pool - n) is even on every axis"))
-    out = list(x.shape)
-    for d, o in zip(spatial, g.output):
-        out[d] = o
-    rf = tr.rf(x)
-    out_rf = None if rf is None else rfm.apply_steps(rf, spatial, g.rf_steps)
-    return tr.emit(group, kind, [x], [tuple(out)], tr.out_dtype(layer, x), [out_rf], geometry=g,
-                   attrs={"padding": padding, "data_format": fmt})
+        _check_avg_same_on_torch(tr, g, padding)
+    tids = tr.builder.pool(group, kind, x.tid, g, spatial=spatial, dtype=tr.out_dtype(layer, x),
+                           attrs={"padding": padding, "data_format": fmt})
+    return [tr.value(t) for t in tids]
+
+
+def _check_avg_same_on_torch(tr: _Tracer, g: geo.LayerGeometry, padding: str) -> None:
+    """Keras's torch backend pads an uneven 'same' average pool with replicated cells."""
+    uneven = [i for i, ax in enumerate(g.axes) if ax.pad_before != ax.pad_after]
+    if padding != "same" or not uneven or str(tr.keras.backend.backend()) != "torch":
+        return
+    labels = axis_labels(g.ndim)
+    pads = ", ".join(f"{labels[i]}: ({g.axes[i].pad_before}, {g.axes[i].pad_after})" for i in uneven)
+    tr.builder.add_finding(Finding(
+        "keras-backend-differs", "warning", tr.current,
+        f"AveragePooling 'same' pads unevenly here ({pads}); Keras's torch backend then pads with "
+        "mode='replicate' and averages the replicated border cells, so edge outputs differ from the "
+        "TensorFlow and JAX backends, which exclude the padding (same output size and windows)",
+        "use padding='valid' (with explicit cropping/padding), or an input size for which the 'same' "
+        "padding total ((out-1)*stride + pool - n) is even on every axis"))
 
 
 def _h_global_pool(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
                    kwargs: dict[str, Any]) -> list[_Value]:
     x = ins[0]
-    nd = len(x.shape) - 2
-    fmt = getattr(layer, "data_format", "channels_last")
-    spatial, _ch = _layout(fmt, len(x.shape), nd)
+    fmt, spatial, _ch = _layout(layer, x)
     is_max = "Max" in type(layer).__name__ or _keras_base(
         layer, ("GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D")) is not None
     sp = tuple(x.shape[d] for d in spatial)
     call = geo.adaptive_max_pool if is_max else geo.adaptive_avg_pool
     g = tr.engine(x, spatial, lambda: call(sp, 1))
-    keep = bool(getattr(layer, "keepdims", False))
-    rf = tr.rf(x)
-    out_rf = None if rf is None else rfm.apply_steps(rf, spatial, g.rf_steps)
-    if keep:
-        out = tuple(1 if i in spatial else s for i, s in enumerate(x.shape))
-    else:
-        out = tuple(s for i, s in enumerate(x.shape) if i not in spatial)
-        out_rf = None if out_rf is None else rfm.reduce(out_rf, spatial, False, len(x.shape))
-    kind = "adaptive_max_pool" if is_max else "adaptive_avg_pool"
-    return tr.emit(group, kind, [x], [out], tr.out_dtype(layer, x), [out_rf], geometry=g,
-                   attrs={"global": "True", "data_format": fmt})
+    tids = tr.builder.pool(group, "adaptive_max_pool" if is_max else "adaptive_avg_pool", x.tid, g, spatial=spatial,
+                           keepdims=bool(getattr(layer, "keepdims", False)), dtype=tr.out_dtype(layer, x),
+                           attrs={"global": "True", "data_format": fmt})
+    return [tr.value(t) for t in tids]
 
 
 def _h_adaptive_pool(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
                      kwargs: dict[str, Any]) -> list[_Value]:
     x = ins[0]
-    size = tuple(int(v) for v in layer.output_size)
-    nd = len(size)
-    fmt = getattr(layer, "data_format", "channels_last")
-    spatial, _ch = _layout(fmt, len(x.shape), nd)
+    size = [int(v) for v in layer.output_size]
+    fmt, spatial, _ch = _layout(layer, x, len(size))
     is_max = "Max" in type(layer).__name__
     sp = tuple(x.shape[d] for d in spatial)
     call = geo.adaptive_max_pool if is_max else geo.adaptive_avg_pool
-    g = tr.engine(x, spatial, lambda: call(sp, list(size)))
-    out = list(x.shape)
-    for d, o in zip(spatial, g.output):
-        out[d] = o
-    rf = tr.rf(x)
-    out_rf = None if rf is None else rfm.apply_steps(rf, spatial, g.rf_steps)
-    kind = "adaptive_max_pool" if is_max else "adaptive_avg_pool"
-    return tr.emit(group, kind, [x], [tuple(out)], tr.out_dtype(layer, x), [out_rf], geometry=g,
-                   attrs={"data_format": fmt})
+    g = tr.engine(x, spatial, lambda: call(sp, size))
+    tids = tr.builder.pool(group, "adaptive_max_pool" if is_max else "adaptive_avg_pool", x.tid, g, spatial=spatial,
+                           dtype=tr.out_dtype(layer, x), attrs={"data_format": fmt})
+    return [tr.value(t) for t in tids]
 
 
 def _h_zero_padding(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
                     kwargs: dict[str, Any]) -> list[_Value]:
     x = ins[0]
-    nd = len(x.shape) - 2
-    fmt = getattr(layer, "data_format", "channels_last")
-    spatial, _ch = _layout(fmt, len(x.shape), nd)
-    pads = _pairs(layer.padding, nd)
-    out = list(x.shape)
-    for d, (b, a) in zip(spatial, pads):
-        out[d] = x.shape[d] + b + a
-    rf = tr.rf(x)
-    out_rf = None if rf is None else rfm.apply_steps(rf, spatial, rfm.steps_for_pad([b for b, _ in pads]))
-    return tr.emit(group, "pad", [x], [tuple(out)], tr.out_dtype(layer, x), [out_rf], pads=pads,
-                   attrs={"pad_mode": "constant", "data_format": fmt})
+    fmt, spatial, _ch = _layout(layer, x)
+    pads = dict(zip(spatial, _pairs(layer.padding, len(spatial))))
+    t = tr.builder.pad(group, x.tid, pads, spatial=spatial, dtype=tr.out_dtype(layer, x),
+                       attrs={"pad_mode": "constant", "data_format": fmt})
+    return [tr.value(t)]
 
 
 def _h_cropping(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
                 kwargs: dict[str, Any]) -> list[_Value]:
     x = ins[0]
-    nd = len(x.shape) - 2
-    fmt = getattr(layer, "data_format", "channels_last")
-    spatial, _ch = _layout(fmt, len(x.shape), nd)
-    crops = _pairs(layer.cropping, nd)
-    rf = tr.rf(x)
+    fmt, spatial, _ch = _layout(layer, x)
+    crops = _pairs(layer.cropping, len(spatial))
     out = list(x.shape)
     for d, (b, a) in zip(spatial, crops):
         out[d] = x.shape[d] - b - a
@@ -621,43 +527,29 @@ def _h_cropping(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tu
             raise tr.failure(
                 f"cropping ({b}, {a}) removes all {x.shape[d]} cells of dim {d}",
                 "Keras Cropping: `cropping` parameter of `Cropping` layer must be smaller than the input size",
-                [x.shape], d, rf, f"crop at most {x.shape[d] - 1} cells in total")
-    out_rf = None if rf is None else rfm.apply_steps(rf, spatial, rfm.steps_for_crop([b for b, _ in crops], [1] * nd))
-    return tr.emit(group, "slice", [x], [tuple(out)], tr.out_dtype(layer, x), [out_rf],
-                   attrs={"cropping": repr(crops), "data_format": fmt})
+                [x.shape], d, x, f"crop at most {x.shape[d] - 1} cells in total")
+    t = tr.builder.crop(group, x.tid, tuple(out), {d: (b, 1) for d, (b, _) in zip(spatial, crops)},
+                        dtype=tr.out_dtype(layer, x), attrs={"cropping": repr(crops), "data_format": fmt})
+    return [tr.value(t)]
 
 
 def _resize(tr: _Tracer, layer: Any, group: int, x: _Value, spatial: list[int], sizes: Optional[tuple[int, ...]],
             scales: Optional[tuple[float, ...]], mode: str, exact: bool, attrs: dict[str, str]) -> list[_Value]:
+    """A Keras resize; lanczos kernels count as cubic ones for the receptive field."""
     sp = tuple(x.shape[d] for d in spatial)
     engine_mode = mode if mode in ("nearest", "bilinear", "bicubic", "linear", "trilinear", "area") else "nearest"
     g = tr.engine(x, spatial, lambda: geo.interpolate(sp, sizes, scales, engine_mode))
-    out = list(x.shape)
-    for d, o in zip(spatial, g.output):
-        out[d] = o
-    nearest = g.rf_steps
-    if scales is not None and mode == "nearest":
-        nearest = tuple(RFStep(Fraction(1), 1 / Fraction(s).limit_denominator(1 << 20), Fraction(0)) for s in scales)
-    if mode == "area":
-        steps = geo.adaptive_avg_pool(sp, list(g.output)).rf_steps
-    else:
-        rule_mode = {"lanczos3": "cubic", "lanczos5": "cubic"}.get(mode, mode)
-        steps = rfm.steps_for_resize(sp, g.output, rule_mode, False, nearest)
-    rf = tr.rf(x)
-    out_rf = None if rf is None else rfm.apply_steps(rf, spatial, steps)
-    if out_rf is not None and not exact:
-        out_rf = rfm.inexact(out_rf)
-    attrs = dict(attrs, mode=mode)
-    return tr.emit(group, "interpolate", [x], [tuple(out)], tr.out_dtype(layer, x), [out_rf], geometry=g, attrs=attrs)
+    t = tr.builder.resize(group, x.tid, g, spatial=spatial, mode={"lanczos3": "cubic", "lanczos5": "cubic"}.get(mode, mode),
+                          scales=scales if mode == "nearest" else None, exact=exact, dtype=tr.out_dtype(layer, x),
+                          attrs=dict(attrs, mode=mode))
+    return [tr.value(t)]
 
 
 def _h_upsampling(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
                   kwargs: dict[str, Any]) -> list[_Value]:
     x = ins[0]
-    nd = len(x.shape) - 2
-    fmt = getattr(layer, "data_format", "channels_last")
-    spatial, _ch = _layout(fmt, len(x.shape), nd)
-    size = _ints(layer.size, nd)
+    fmt, spatial, _ch = _layout(layer, x)
+    size = _per_axis(layer.size, len(spatial))
     mode = str(getattr(layer, "interpolation", "nearest")).lower()
     return _resize(tr, layer, group, x, spatial, None, tuple(float(s) for s in size), mode,
                    mode in ("nearest", "bilinear", "bicubic"), {"data_format": fmt, "size": repr(size)})
@@ -683,17 +575,13 @@ def _h_dense(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple
              kwargs: dict[str, Any]) -> list[_Value]:
     x = ins[0]
     kshape = _shape_of(layer.kernel)
-    in_f, units = kshape[0], kshape[-1]
-    rf = tr.rf(x)
-    if x.shape[-1] != in_f:
-        raise tr.failure(f"Dense expects {in_f} input features on the last axis, got {x.shape[-1]} "
-                         f"(input {x.shape})", shapes=[x.shape, kshape], dim=len(x.shape) - 1, rf=rf,
-                         fix=f"the layer was built for {in_f} features")
-    out = x.shape[:-1] + (units,)
-    macs = shape_size(x.shape[:-1]) * in_f * units
-    bias = shape_size(out) if getattr(layer, "use_bias", False) else 0
-    out_rf = None if rf is None else rfm.apply_steps(rf, [], [], [len(x.shape) - 1])
-    return tr.emit(group, "linear", [x], [out], tr.out_dtype(layer, x), [out_rf], macs=macs, bias_adds=bias)
+    if x.shape[-1] != kshape[0]:
+        raise tr.failure(f"Dense expects {kshape[0]} input features on the last axis, got {x.shape[-1]} "
+                         f"(input {x.shape})", shapes=[x.shape, kshape], dim=len(x.shape) - 1, v=x,
+                         fix=f"the layer was built for {kshape[0]} features")
+    t = tr.builder.linear(group, x.tid, kshape[-1], bias=bool(getattr(layer, "use_bias", False)),
+                          dtype=tr.out_dtype(layer, x))
+    return [tr.value(t)]
 
 
 def _axes(value: Any, rank: int) -> list[int]:
@@ -717,12 +605,11 @@ def _h_norm(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[
         groups = int(layer.groups)
         if groups > 0 and x.shape[axis] % groups:
             raise tr.failure(f"{x.shape[axis]} channels are not divisible by groups={groups}", shapes=[x.shape])
-        context = shape_size([s for i, s in enumerate(x.shape) if i not in (0, axis)]) > 1
+        context = math.prod(s for i, s in enumerate(x.shape) if i not in (0, axis)) > 1
     elif base in ("LayerNormalization", "UnitNormalization", "RMSNormalization"):
         normed = set(_axes(getattr(layer, "axis", -1), rank))
         context = rf is not None and any(d in normed and x.shape[d] > 1 for d in rf.dims if d is not None)
-    out_rf = None if rf is None else (rfm.with_context(rf) if context else rf)
-    return tr.emit(group, _NORMS[base], [x], [x.shape], tr.out_dtype(layer, x), [out_rf])
+    return [tr.value(tr.builder.same(group, _NORMS[base], x.tid, dtype=tr.out_dtype(layer, x), context=context))]
 
 
 _ACTIVATIONS = ("Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax")
@@ -731,7 +618,6 @@ _ACTIVATIONS = ("Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax")
 def _h_activation(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
                   kwargs: dict[str, Any]) -> list[_Value]:
     x = ins[0]
-    rf = tr.rf(x)
     rank = len(x.shape)
     base = _keras_base(layer, _ACTIVATIONS) or ""
     name = base
@@ -742,13 +628,11 @@ def _h_activation(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: 
             softmax_axes = [rank - 1]
     elif base == "Softmax":
         softmax_axes = _axes(getattr(layer, "axis", -1), rank)
-    out_rf = rf
-    kind = "activation"
-    if softmax_axes:
-        kind = "softmax"
-        for a in softmax_axes:
-            out_rf = None if out_rf is None else rfm.along(out_rf, a)
-    return tr.emit(group, kind, [x], [x.shape], tr.out_dtype(layer, x), [out_rf], attrs={"activation": name})
+    out_rf = tr.rf(x)
+    for a in softmax_axes:
+        out_rf = None if out_rf is None else rfm.along(out_rf, a)
+    return tr.emit(group, "softmax" if softmax_axes else "activation", [x], [x.shape], tr.out_dtype(layer, x),
+                   [out_rf], attrs={"activation": name})
 
 
 _DROPOUTS = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
@@ -761,7 +645,7 @@ def _h_dropout(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tup
     x = ins[0]
     base = _keras_base(layer, _DROPOUTS) or ""
     kind = "identity" if base in ("Identity", "ActivityRegularization") else "dropout"
-    return tr.emit(group, kind, [x], [x.shape], x.dtype, [tr.rf(x)], alias=[x.tid])
+    return [tr.value(tr.builder.same(group, kind, x.tid, view=True))]
 
 
 def _listed(args: tuple[Any, ...], ins: list[_Value]) -> list[_Value]:
@@ -780,29 +664,20 @@ def _h_merge(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple
     parts = _listed(args, ins)
     base = _keras_base(layer, tuple(_MERGES)) or "Add"
     shapes = [v.shape for v in parts]
-    batches = {s[0] for s in shapes if s}
-    if len(batches) > 1:
+    if len({s[0] for s in shapes if s}) > 1:
         raise tr.failure(f"cannot merge tensors with different batch sizes: {shapes}",
                          "Keras Merge: Cannot merge tensors with different batch sizes", shapes)
-    out: Optional[Shape] = shapes[0]
-    for s in shapes[1:]:
-        if out is None:
-            break
-        out = broadcast(out, s)
+    out = bld.broadcast(*shapes)
     if out is None:
-        ref = shapes[0]
+        conflicts = [(c, len(s)) for s in shapes[1:] for c in [bld.broadcast_conflict(shapes[0], s)] if c]
         bad_dim = None
-        for s in shapes[1:]:
-            n = max(len(ref), len(s))
-            pa, pb = (1,) * (n - len(ref)) + ref, (1,) * (n - len(s)) + s
-            bad = [i for i in range(n) if pa[i] != pb[i] and 1 not in (pa[i], pb[i])]
-            if bad:
-                bad_dim = bad[-1] - (n - len(ref))
-                break
+        if conflicts:
+            (dim, _, _), rank = conflicts[0]
+            bad_dim = dim - (max(len(shapes[0]), rank) - len(shapes[0]))
         raise tr.failure(f"{base} got inputs with incompatible shapes {shapes}",
-                         "Keras Merge: Inputs have incompatible shapes", shapes, bad_dim, tr.rf(parts[0]))
-    merged, issues = rfm.merge([(tr.rf(v), v.shape) for v in parts], out)
-    return tr.emit(group, _MERGES[base], parts, [out], tr.out_dtype(layer, parts[0]), [merged], issues=issues)
+                         "Keras Merge: Inputs have incompatible shapes", shapes, bad_dim, parts[0])
+    tids = tr.builder.merge(group, _MERGES[base], [v.tid for v in parts], out, dtype=tr.out_dtype(layer, parts[0]))
+    return [tr.value(t) for t in tids]
 
 
 def _h_concatenate(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
@@ -811,66 +686,54 @@ def _h_concatenate(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args:
     shapes = [v.shape for v in parts]
     rank = len(shapes[0])
     axis = int(getattr(layer, "axis", -1)) % rank
-    for i, s in enumerate(shapes[1:], 1):
-        if len(s) != rank:
-            raise tr.failure(f"Concatenate needs inputs of equal rank, got {shapes}", shapes=shapes)
-        for d in range(rank):
-            if d != axis and s[d] != shapes[0][d]:
-                raise tr.failure(
-                    f"A `Concatenate` layer requires inputs with matching shapes except for the concatenation "
-                    f"axis. Received: input_shape={shapes} (input {i} differs on dim {d}: {s[d]} vs {shapes[0][d]})",
-                    "Keras Concatenate.build", [shapes[0], s], d, tr.rf(parts[0]))
-    out = tuple(sum(s[d] for s in shapes) if d == axis else shapes[0][d] for d in range(rank))
-    merged, issues = rfm.concat([(tr.rf(v), v.shape) for v in parts], out, axis)
-    return tr.emit(group, "cat", parts, [out], tr.out_dtype(layer, parts[0]), [merged], issues=issues)
+    if any(len(s) != rank for s in shapes):
+        raise tr.failure(f"Concatenate needs inputs of equal rank, got {shapes}", shapes=shapes)
+    conflict = bld.concat_conflict(shapes, axis)
+    if conflict is not None:
+        i, d = conflict
+        raise tr.failure(
+            f"A `Concatenate` layer requires inputs with matching shapes except for the concatenation "
+            f"axis. Received: input_shape={shapes} (input {i} differs on dim {d}: {shapes[i][d]} vs {shapes[0][d]})",
+            "Keras Concatenate.build", [shapes[0], shapes[i]], d, parts[0])
+    t = tr.builder.concat(group, [v.tid for v in parts], bld.concat_shape(shapes, axis), axis,
+                          dtype=tr.out_dtype(layer, parts[0]))
+    return [tr.value(t)]
 
 
 def _h_flatten(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
                kwargs: dict[str, Any]) -> list[_Value]:
     x = ins[0]
     rank = len(x.shape)
-    rf = tr.rf(x)
-    shape = x.shape
-    alias: list[Optional[int]] = [x.tid]
     if getattr(layer, "data_format", "channels_last") == "channels_first" and rank > 2:
         perm = [0, *range(2, rank), 1]  # Keras switches to channels-last first (a copy)
+        rf = tr.rf(x)
         rf = None if rf is None else rfm.permute(rf, perm)
-        shape = tuple(shape[p] for p in perm)
-        alias = [None]
-    out = (shape[0], shape_size(shape[1:])) if rank > 1 else (shape[0], 1)
-    out_rf = None if rf is None else rfm.reshape(rf, shape, out)
-    return tr.emit(group, "reshape", [x], [out], x.dtype, [out_rf], alias=alias)
+        shape = tuple(x.shape[p] for p in perm)
+        out = (shape[0], math.prod(shape[1:]))
+        return tr.emit(group, "reshape", [x], [out], x.dtype, [None if rf is None else rfm.reshape(rf, shape, out)])
+    out = (x.shape[0], math.prod(x.shape[1:])) if rank > 1 else (x.shape[0], 1)
+    return [tr.value(tr.builder.reshape(group, x.tid, out))]
 
 
 def _h_reshape(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
                kwargs: dict[str, Any]) -> list[_Value]:
     x = ins[0]
     target = [int(v) for v in layer.target_shape]
-    total = shape_size(x.shape[1:])
+    total = math.prod(x.shape[1:])
     if target.count(-1) > 1:
         raise tr.failure(f"Reshape target {tuple(target)} has more than one -1", shapes=[x.shape])
-    known = shape_size([v for v in target if v != -1])
-    if -1 in target:
-        if known == 0 or total % known:
-            raise tr.failure(f"cannot reshape {x.shape} to (batch, {tuple(target)}): {total} elements per sample",
-                             "Keras Reshape: total size of the new array must be unchanged", [x.shape])
+    known = math.prod(v for v in target if v != -1)
+    if -1 in target and known and not total % known:
         target = [total // known if v == -1 else v for v in target]
-    elif known != total:
+    if math.prod(target) != total:
         raise tr.failure(f"cannot reshape {x.shape} to (batch, {tuple(target)}): {total} elements per sample",
                          "Keras Reshape: total size of the new array must be unchanged", [x.shape])
-    out = (x.shape[0], *target)
-    rf = tr.rf(x)
-    out_rf = None if rf is None else rfm.reshape(rf, x.shape, out)
-    return tr.emit(group, "reshape", [x], [out], x.dtype, [out_rf], alias=[x.tid])
+    return [tr.value(tr.builder.reshape(group, x.tid, (x.shape[0], *target)))]
 
 
 def _h_permute(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
                kwargs: dict[str, Any]) -> list[_Value]:
-    x = ins[0]
-    perm = [0, *(int(d) for d in layer.dims)]
-    out = tuple(x.shape[p] for p in perm)
-    rf = tr.rf(x)
-    return tr.emit(group, "permute", [x], [out], x.dtype, [None if rf is None else rfm.permute(rf, perm)])
+    return [tr.value(tr.builder.permute(group, ins[0].tid, [0, *(int(d) for d in layer.dims)]))]
 
 
 def _h_repeat_vector(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
@@ -885,12 +748,12 @@ def _h_repeat_vector(tr: _Tracer, layer: Any, group: int, ins: list[_Value], arg
 def _h_rescaling(tr: _Tracer, layer: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
                  kwargs: dict[str, Any]) -> list[_Value]:
     x = ins[0]
-    return tr.emit(group, "elementwise", [x], [x.shape], tr.out_dtype(layer, x), [tr.rf(x)])
+    return [tr.value(tr.builder.same(group, "elementwise", x.tid, dtype=tr.out_dtype(layer, x)))]
 
 
 _LAYER_HANDLERS: dict[str, Handler] = {
-    "BaseSeparableConv": _h_depthwise,
-    "BaseDepthwiseConv": _h_depthwise,
+    "BaseSeparableConv": _h_conv,
+    "BaseDepthwiseConv": _h_conv,
     "BaseConvTranspose": _h_conv_transpose,
     "BaseConv": _h_conv,
     "BasePooling": _h_pool,
@@ -952,73 +815,72 @@ def _to_keras(keras: Any, value: Any) -> Any:
     return value
 
 
-def _flat_specs(value: Any, out: list[Any]) -> list[Any]:
-    if isinstance(value, (list, tuple)):
-        for v in value:
-            _flat_specs(v, out)
-    elif isinstance(value, dict):
-        for v in value.values():
-            _flat_specs(v, out)
-    elif value is not None and hasattr(value, "shape"):
-        out.append(value)
-    return out
-
-
 def _generic(tr: _Tracer, op: Any, group: int, ins: list[_Value], args: tuple[Any, ...],
              kwargs: dict[str, Any]) -> list[_Value]:
+    """Any other layer or op: Keras's symbolic output; known element-wise ops, reshapes,
+    transposes and concatenations keep exact receptive fields, the rest pass them by shape."""
+    specs = _output_specs(tr, op, ins, args, kwargs)
+    cname = type(op).__name__
+    rule = _generic_rule(tr, op, ins, [s for s, _ in specs])
+    in_ids = list(dict.fromkeys(v.tid for v in ins))
+    if rule is None:
+        tr.note_unknown(cname, tr.current)
+        ids = tr.builder.by_shape(group, "unknown", in_ids, specs) if specs else []
+    else:
+        kind, rfs, issues = rule
+        ids = tr.builder.op(group, kind, in_ids, specs, rfs, issues=issues)
+    return [_Value(t, s, d) for t, (s, d) in zip(ids, specs)]
+
+
+def _output_specs(tr: _Tracer, op: Any, ins: list[_Value], args: tuple[Any, ...],
+                  kwargs: dict[str, Any]) -> list[tuple[Shape, str]]:
+    """``(shape, dtype)`` of each output from ``op.compute_output_spec`` (no values). Keras says
+    incompatible shapes with a ValueError (the real call fails the same way); anything else is
+    the layer's own code failing."""
     keras = tr.keras
     kargs = [_to_keras(keras, a) for a in args]
     kkwargs = {k: _to_keras(keras, v) for k, v in kwargs.items()}
     try:
         spec = op.compute_output_spec(*kargs, **kkwargs)
-    except Exception as exc:  # the real call would fail the same way
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise tr.failure(f"{type(op).__name__} failed: {text}", "Keras compute_output_spec",
+    except ValueError as exc:
+        raise tr.failure(f"{type(op).__name__} failed: {first_line(exc) or 'ValueError'}", "Keras compute_output_spec",
                          [v.shape for v in ins]) from exc
-    specs = _flat_specs(spec, [])
-    shapes: list[Shape] = []
-    for s in specs:
+    except Exception as exc:
+        raise UserCodeError(f"layer {tr.current} ({type(op).__name__})", exc) from exc
+    out = []
+    for s in leaves(spec, lambda v: v is not None and hasattr(v, "shape")):
         dims = tuple(s.shape)
         if any(d is None for d in dims):
             raise GeometryError(
                 f"layer {tr.current} ({type(op).__name__}) has a data-dependent output shape {dims}",
                 fix="convgeom needs static shapes; trace a model without this layer")
-        shapes.append(tuple(int(d) for d in dims))
-    dtypes = [tr.dtype if tr.dtype is not None and _is_float(_dtype_name(s.dtype)) else _dtype_name(s.dtype)
-              for s in specs]
+        name = _dtype_name(s.dtype)
+        out.append((tuple(int(d) for d in dims), tr.dtype if tr.dtype is not None and _is_float(name) else name))
+    return out
+
+
+def _generic_rule(tr: _Tracer, op: Any, ins: list[_Value], shapes: list[Shape]
+                  ) -> Optional[tuple[str, list[Optional[TensorRF]], list[rfm.MergeIssue]]]:
+    """``(kind, receptive fields, merge issues)`` of a ``keras.ops`` operation convgeom knows by
+    name; None for the rest."""
     cname = type(op).__name__
+    if not ins or len(shapes) != 1:
+        return None
     kind = _OP_KINDS.get(cname)
-    rfs: list[Optional[TensorRF]] = []
-    issues: list[rfm.MergeIssue] = []
-    if kind is not None and len(shapes) == 1 and all(broadcast(v.shape, shapes[0]) == shapes[0] for v in ins):
+    if kind is not None and all(bld.broadcast(v.shape, shapes[0]) == shapes[0] for v in ins):
         merged, issues = rfm.merge([(tr.rf(v), v.shape) for v in ins], shapes[0])
-        rfs = [merged]
-    elif cname in _OP_RESHAPES and ins and len(shapes) == 1:
-        kind = "reshape"
-        rf = tr.rf(ins[0])
-        rfs = [None if rf is None else rfm.reshape(rf, ins[0].shape, shapes[0])]
-    elif cname == "Transpose" and ins and len(shapes) == 1 and getattr(op, "axes", None) is not None:
-        kind = "permute"
-        rank = len(ins[0].shape)
-        rf = tr.rf(ins[0])
-        rfs = [None if rf is None else rfm.permute(rf, [int(a) % rank for a in op.axes])]
-    elif cname == "Concatenate" and ins and len(shapes) == 1 and not isinstance(op, keras.layers.Layer):
-        kind = "cat"
-        axis = int(getattr(op, "axis", 0) or 0) % len(shapes[0])
-        merged, issues = rfm.concat([(tr.rf(v), v.shape) for v in ins], shapes[0], axis)
-        rfs = [merged]
-    else:
-        kind = "unknown"
-        src = ins[0] if ins else None
-        for s in shapes:
-            rf = None if src is None else rfm.by_shape(tr.rf(src), src.shape, s)
-            rfs.append(None if rf is None else rfm.inexact(rf))
-        tr.note_unknown(cname, tr.current)
-    if not shapes:
-        return []
-    ids = tr.builder.op(group, kind, _unique([v.tid for v in ins]),
-                        [(s, _itemsize(d)) for s, d in zip(shapes, dtypes)], rfs, issues=issues)
-    return [_Value(t, s, d) for t, s, d in zip(ids, shapes, dtypes)]
+        return kind, [merged], issues
+    rf = tr.rf(ins[0])
+    if cname in _OP_RESHAPES:
+        return "reshape", [None if rf is None else rfm.reshape(rf, ins[0].shape, shapes[0])], []
+    if cname == "Transpose" and getattr(op, "axes", None) is not None:
+        perm = [int(a) % len(ins[0].shape) for a in op.axes]
+        return "permute", [None if rf is None else rfm.permute(rf, perm)], []
+    if cname == "Concatenate" and not isinstance(op, tr.keras.layers.Layer):
+        merged, issues = rfm.concat([(tr.rf(v), v.shape) for v in ins], shapes[0],
+                                    int(getattr(op, "axis", 0) or 0) % len(shapes[0]))
+        return "cat", [merged], issues
+    return None
 
 
 # ================================================================================================
@@ -1073,66 +935,26 @@ def trace_keras(model: Any, input_shapes: Sequence[Shape], *, dtype: Optional[st
     Raises :class:`TraceFailure` where the real model would fail."""
     keras = _import_keras()
     if not isinstance(model, keras.layers.Layer):
-        raise GeometryError(f"expected a Keras 3 model or layer, got {type(model).__name__}",
-                            fix="pass a keras.Model (or a .keras file)")
-    shapes = [tuple(int(s) for s in shape) for shape in input_shapes]
+        raise GeometryTypeError(f"expected a Keras 3 model or layer, got {type(model).__name__}: pass a keras.Model "
+                        "(or a .keras file)")
+    shapes = [tuple(shape) for shape in input_shapes]
     model = _ensure_built(keras, model, shapes)
-    declared = _declared(model)
-    findings: list[Finding] = []
-    if not shapes:
-        if declared is None:
-            raise GeometryError("this Keras model has no declared input shape",
-                                fix="pass input_shape=(1, 224, 224, 3)")
-        for i, (dims, _dt) in enumerate(declared):
-            if any(d is None for d in dims[1:]):
-                raise GeometryError(f"model input {i} has dynamic sizes {dims}",
-                                    fix="pass input_shape with every size, e.g. (1, 224, 224, 3)")
-            shapes.append(tuple(1 if d is None else d for d in dims))
-    for shape in shapes:
-        if any(s < 0 for s in shape):
-            raise GeometryError(f"negative input size in {shape}", fix="use sizes >= 0")
     data_format = _data_format(keras, model)
-    if declared is not None:
-        if len(declared) != len(shapes):
-            raise GeometryError(f"the model has {len(declared)} inputs, {len(shapes)} shapes given",
-                                fix="pass one input shape per model input")
-        for i, ((dims, _dt), shape) in enumerate(zip(declared, shapes)):
-            if len(dims) != len(shape):
-                raise TraceFailure(model.name, f"input {i} has rank {len(shape)} {shape}, the model expects "
-                                               f"rank {len(dims)} {dims}", shapes=[shape])
-            if any(d is not None and d != s for d, s in zip(dims[1:], shape[1:])):
-                free = _spatial(shape, data_format)
-                wanted = ", ".join("None" if j in free else str(shape[j]) for j in range(1, len(shape)))
-                findings.append(Finding(
-                    "static-input-shape", "warning", "",
-                    f"model input {i} is declared with shape {dims}; traced at {shape}. This model object "
-                    "would reject the input (Functional input_spec), but its layers accept it",
-                    f"rebuild the model with keras.Input(shape=({wanted},)) to accept any size"))
-    first = shapes[0] if shapes else ()
-    spatial = _spatial(first, data_format)
-    tracer = _Tracer(keras, len(spatial), None if dtype is None else _DTYPE_ALIASES.get(dtype, dtype))
-    values: list[_Value] = []
-    for i, shape in enumerate(shapes):
-        dt = tracer.dtype or (declared[i][1] if declared is not None else "float32")
-        sd = _spatial(shape, data_format)
-        rf = rfm.identity(len(spatial), sd) if len(sd) == len(spatial) else None
-        tid = tracer.builder.add_input(shape, _itemsize(dt), rf)
-        values.append(_Value(tid, shape, dt))
+    declared = _declared(model)
+    findings = _check_declared(model, declared, shapes, data_format)
+    tracer = _Tracer(keras, len(_spatial(shapes[0], data_format)), dtype)
+    kinds = [tracer.dtype or (declared[i][1] if declared is not None else "float32") for i in range(len(shapes))]
+    tids = tracer.builder.add_inputs(shapes, kinds, lambda shape: _spatial(shape, data_format))
+    values = [_Value(t, shape, dt) for t, shape, dt in zip(tids, shapes, kinds)]
     kind = _container_kind(model)
     if kind == "functional":
         outs = tracer.walk_graph(model, values, 1, "")
     elif kind == "sequential":
         outs = tracer.walk_sequential(model, values, 1, "")
     else:
-        arg: Any = values[0] if len(values) == 1 else list(values)
-        outs = tracer.call(model, (arg,), {}, values, 1, "")
+        outs = tracer.call(model, (values[0] if len(values) == 1 else list(values),), {}, values, 1, "")
     for f in findings:
         tracer.builder.add_finding(f)
-    for cname, records in sorted(tracer.unknown.items()):
-        count = len(records)
-        shown = ", ".join(records[:3]) + (f" and {count - 3} more" if count > 3 else "")
-        tracer.builder.add_finding(unknown_op_finding(records[0], cname, count, "call",
-                                                      "Keras's compute_output_spec", "layer", shown))
     try:
         params = int(model.count_params())
     except ValueError:
@@ -1141,13 +963,51 @@ def trace_keras(model: Any, input_shapes: Sequence[Shape], *, dtype: Optional[st
     trainable = list(getattr(model, "trainable_weights", []) or [])
     return tracer.builder.finish(
         model=str(getattr(model, "name", type(model).__name__)), outputs=[v.tid for v in outs], params=params,
-        trainable_params=sum(shape_size(_shape_of(w)) for w in trainable),
-        param_bytes=sum(shape_size(_shape_of(w)) * _itemsize(_dtype_name(w.dtype)) for w in weights))
+        trainable_params=sum(math.prod(_shape_of(w)) for w in trainable),
+        param_bytes=sum(math.prod(_shape_of(w)) * dtypes.itemsize(_dtype_name(w.dtype)) for w in weights))
+
+
+def _check_declared(model: Any, declared: Optional[list[tuple[tuple[Optional[int], ...], str]]],
+                    shapes: list[Shape], data_format: str) -> list[Finding]:
+    """The shapes against the model's declared inputs: a wrong count or rank fails (the model
+    object refuses it); other sizes than the declared ones give a ``static-input-shape`` warning
+    (its layers accept them)."""
+    if declared is None:
+        return []
+    if len(declared) != len(shapes):
+        raise GeometryError(f"the model has {len(declared)} inputs, {len(shapes)} shapes given",
+                            fix="pass one input shape per model input")
+    findings = []
+    for i, ((dims, _dt), shape) in enumerate(zip(declared, shapes)):
+        if len(dims) != len(shape):
+            raise TraceFailure(model.name, f"input {i} has rank {len(shape)} {shape}, the model expects "
+                                           f"rank {len(dims)} {dims}", shapes=[shape])
+        if any(d is not None and d != s for d, s in zip(dims[1:], shape[1:])):
+            free = _spatial(shape, data_format)
+            wanted = ", ".join("None" if j in free else str(shape[j]) for j in range(1, len(shape)))
+            findings.append(Finding(
+                "static-input-shape", "warning", "",
+                f"model input {i} is declared with shape {dims}; traced at {shape}. This model object "
+                "would reject the input (Functional input_spec), but its layers accept it",
+                f"rebuild the model with keras.Input(shape=({wanted},)) to accept any size"))
+    return findings
+
+
+def declared_shapes(model: Any) -> list[Shape]:
+    """The input shapes the model declares (batch None -> 1)."""
+    declared = _declared(model)
+    if declared is None:
+        raise GeometryError("this Keras model has no declared input shape", fix="pass input_shape=(1, 224, 224, 3)")
+    shapes = []
+    for i, (dims, _dt) in enumerate(declared):
+        if any(d is None for d in dims[1:]):
+            raise GeometryError(f"model input {i} has dynamic sizes {dims}",
+                                fix="pass input_shape with every size, e.g. (1, 224, 224, 3)")
+        shapes.append(tuple(1 if d is None else d for d in dims))
+    return shapes
 
 
 def _run(model: Any, shapes: list[Shape], dtype: Optional[str]) -> Trace:
-    if dtype is not None and _DTYPE_ALIASES.get(dtype, dtype) not in _ITEMSIZE:
-        raise GeometryError(f"unknown dtype {dtype!r}", fix="use one of " + ", ".join(sorted(_ITEMSIZE)))
     return trace_keras(model, shapes, dtype=dtype)
 
 
@@ -1157,11 +1017,20 @@ def spatial_dims(model: Any, shape: Shape) -> tuple[int, ...]:
 
 
 def load(path: str) -> Any:
-    """Read a ``.keras`` (or legacy ``.h5``) file with ``keras.saving.load_model`` (no compile)."""
+    """Read a ``.keras`` (or legacy ``.h5``) file with ``keras.saving.load_model`` (no compile);
+    a file Keras cannot read is one line."""
     keras = _import_keras()
-    return keras.saving.load_model(path, compile=False)
+    if not os.path.exists(path):
+        raise GeometryError(f"no such file {path!r}", fix="check the path")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return keras.saving.load_model(path, compile=False)
+    except Exception as exc:
+        raise GeometryError(f"cannot read Keras file {path!r}: {type(exc).__name__}: {first_line(exc, 200)}",
+                            fix="check that the file is a Keras 3 model saved with model.save()") from exc
 
 
-FRONTEND = Frontend(name="keras", run=_run, spatial_dims=spatial_dims, load=load)
+FRONTEND = Frontend(name="keras", run=_run, spatial_dims=spatial_dims, declared_shapes=declared_shapes, load=load)
 
 __all__ = ["FRONTEND", "trace_keras"]

@@ -1,13 +1,16 @@
-"""Tables for a :class:`~convgeom.tracing.model.Trace` in the style of torchinfo / Keras
-``summary()``: plain text always, a ``rich`` table when rich is installed."""
+"""Tables for a :class:`~convgeom.tracing.records.Trace` in the style of torchinfo / Keras
+``summary()``: :func:`summary` (plain text, no dependencies) and :func:`render_rich` (a ``rich``
+table). The records never import this module: ``print(convgeom.tracing.summary(t))``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from .model import LayerRecord, Trace
-from .rf import TensorRF, show_fraction
+from .. import formatting as fmt
+from ..errors import GeometryError, GeometryTypeError, shown
+from .records import LayerRecord, Trace
+from .rf import TensorRF
 
 HEADERS = ("Layer (type)", "Output shape", "Kernel / stride / pad", "Param #", "MACs", "Receptive field")
 
@@ -22,10 +25,6 @@ class Row:
     params: int
     macs: int
     rf: str
-
-
-def _shape(shape: Optional[tuple[int, ...]]) -> str:
-    return "--" if shape is None else "[" + ", ".join(str(s) for s in shape) + "]"
 
 
 def _geometry(rec: LayerRecord) -> str:
@@ -58,7 +57,7 @@ def describe_rf(rf: Optional[TensorRF]) -> str:
         if rf.dims[i] is None:
             return "global"
         f = rf.fields[i]
-        return f"{show_fraction(f.size)}/{show_fraction(f.stride)}/{show_fraction(f.padding)}"
+        return f"{fmt.fraction(f.size)}/{fmt.fraction(f.stride)}/{fmt.fraction(f.padding)}"
 
     parts = [one(i) for i in range(len(rf.fields))]
     text = parts[0] if len(set(parts)) == 1 else " x ".join(parts)
@@ -75,7 +74,7 @@ def rows(trace: Trace, depth: Optional[int] = None) -> list[Row]:
     shown); a record named like that ancestor (a module's own op) joins the fold."""
 
     def row(rec: LayerRecord) -> Row:
-        return Row(rec.name, rec.type, rec.depth, _shape(rec.output_shape), _geometry(rec), rec.params, rec.macs,
+        return Row(rec.name, rec.type, rec.depth, fmt.shape(rec.output_shape), _geometry(rec), rec.params, rec.macs,
                    describe_rf(rec.receptive_field))
 
     if depth is None:
@@ -102,36 +101,22 @@ def rows(trace: Trace, depth: Optional[int] = None) -> list[Row]:
         own = next((m for m in members if m.name == key), None)
         last = members[-1]
         out.append(Row(key, own.type if own is not None else types.get(key, "Module"), min(depth, key.count(".") + 1),
-                       _shape(last.output_shape), _geometry(own) if own is not None else "--",
+                       fmt.shape(last.output_shape), _geometry(own) if own is not None else "--",
                        sum(m.params for m in members), sum(m.macs for m in members),
                        describe_rf(last.receptive_field)))
     return out
 
 
-def _bytes(n: int) -> str:
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.2f} {unit}"
-    return f"{n} B"
-
-
-def _count(n: int) -> str:
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if n >= scale:
-            return f"{n:,} ({n / scale:.2f} {unit})"
-    return f"{n:,}"
-
-
 def footer(trace: Trace) -> list[str]:
     rf = trace.receptive_field
     lines = [
-        f"Total params: {_count(trace.params)} ({_bytes(trace.param_bytes)})",
+        f"Total params: {fmt.count(trace.params)} ({fmt.nbytes(trace.param_bytes)})",
         f"Trainable params: {trace.trainable_params:,}",
-        f"MACs: {_count(trace.macs)}   FLOPs = 2 x MACs: {_count(trace.flops)}   bias adds: {trace.bias_adds:,}",
-        f"Input: {_shape(trace.input_shape)} ({_bytes(trace.input_bytes)})   Output: {_shape(trace.output_shape)}",
-        f"Peak activation memory: {_bytes(trace.peak_activation_bytes)}"
+        f"MACs: {fmt.count(trace.macs)}   FLOPs = 2 x MACs: {fmt.count(trace.flops)}   bias adds: {trace.bias_adds:,}",
+        f"Input: {fmt.shape(trace.input_shape)} ({fmt.nbytes(trace.input_bytes)})   Output: {fmt.shape(trace.output_shape)}",
+        f"Peak activation memory: {fmt.nbytes(trace.peak_activation_bytes)}"
         + (f" (at {trace.peak_layer})" if trace.peak_layer else "")
-        + f"   sum of all outputs: {_bytes(trace.activation_bytes)}",
+        + f"   sum of all outputs: {fmt.nbytes(trace.activation_bytes)}",
     ]
     if rf is not None:
         axes = ", ".join(f"{a}: {rf.describe(i)}" for i, a in enumerate(trace.spatial_axes) if i < len(rf.fields))
@@ -149,8 +134,10 @@ def footer(trace: Trace) -> list[str]:
     return lines
 
 
-def render_text(trace: Trace, depth: Optional[int] = None, findings: bool = True) -> str:
-    """A fixed-width table (no dependencies)."""
+def summary(trace: Trace, depth: Optional[int] = None, findings: bool = True) -> str:
+    """A fixed-width table of ``trace`` (no dependencies): one row per record (``depth``: rows
+    deeper than that folded into their module), the totals, and the findings."""
+    _check(trace, depth)
     body = [(("  " * max(r.depth - 1, 0)) + f"{r.name} ({r.type})", r.output, r.geometry,
              f"{r.params:,}" if r.params else "--", f"{r.macs:,}" if r.macs else "--", r.rf) for r in rows(trace, depth)]
     widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h) for i, h in enumerate(HEADERS)]
@@ -169,6 +156,7 @@ def render_text(trace: Trace, depth: Optional[int] = None, findings: bool = True
 
 def render_rich(trace: Trace, depth: Optional[int] = None, findings: bool = True, console: Any = None) -> None:
     """Print a rich table (raises ImportError when rich is missing)."""
+    _check(trace, depth)
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -196,3 +184,12 @@ def render_rich(trace: Trace, depth: Optional[int] = None, findings: bool = True
                           highlight=False)
             if f.fix:
                 console.print(f"    fix: {escape(f.fix)}", highlight=False, style="dim")
+
+
+def _check(trace: Any, depth: Any) -> None:
+    if not isinstance(trace, Trace):
+        raise GeometryTypeError(f"expected a Trace (from convgeom.trace), got {type(trace).__name__}")
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int)):
+        raise GeometryTypeError(f"depth must be an int or None, got {shown(depth)}")
+    if depth is not None and depth < 0:
+        raise GeometryError(f"depth must be >= 0, got {shown(depth)}", fix="use 0 for the top level, 1 for its children")

@@ -31,13 +31,10 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Optional, overload
 
+from ..formatting import fraction
 from ..receptive_field import ReceptiveField, RFStep
 
 Shape = tuple[int, ...]
-
-
-def show_fraction(value: Fraction) -> str:
-    return str(value.numerator) if value.denominator == 1 else str(value)
 
 
 @dataclass(frozen=True)
@@ -86,7 +83,7 @@ class TensorRF:
 
     def describe(self, axis: int) -> str:
         f = self.fields[axis]
-        text = (f"r={show_fraction(f.size)} S={show_fraction(f.stride)} P={show_fraction(f.padding)}")
+        text = (f"r={fraction(f.size)} S={fraction(f.stride)} P={fraction(f.padding)}")
         return ("whole (local " + text + ")") if self.dims[axis] is None else text
 
     def to_dict(self) -> dict[str, object]:
@@ -113,7 +110,7 @@ class MergeIssue:
 
     def describe(self) -> str:
         parts = [
-            f"S={show_fraction(f.stride)}, centre {show_fraction(f.center())} (r={show_fraction(f.size)})"
+            f"S={fraction(f.stride)}, centre {fraction(f.center())} (r={fraction(f.size)})"
             for f in self.fields
         ]
         return "; ".join(parts)
@@ -272,51 +269,49 @@ def merge(operands: Sequence[tuple[Optional[TensorRF], Shape]], out_shape: Shape
     live = [(rf, shape) for rf, shape in operands if rf is not None]
     if not live:
         return None, []
-    first_rf, first_shape = live[0]
+    first_rf = live[0][0]
     if all(shape == out_shape and (rf is first_rf or rf == first_rf) for rf, shape in live):
         return first_rf, []
-    n_axes = len(first_rf.fields)
-    out_nd = len(out_shape)
     fields: list[ReceptiveField] = []
     dims: list[Optional[int]] = []
     exact = all(rf.exact for rf, _ in live)
     context = any(rf.global_context for rf, _ in live)
     issues: list[MergeIssue] = []
-    for a in range(n_axes):
-        local: list[tuple[int, ReceptiveField]] = []
-        whole_fields: list[ReceptiveField] = []
-        for rf, shape in live:
-            d = rf.dims[a]
-            if d is None:
-                whole_fields.append(rf.fields[a])
-                continue
-            od = d + out_nd - len(shape)
-            if shape[d] == 1 and out_shape[od] != 1:
-                whole_fields.append(rf.fields[a])
-            else:
-                local.append((od, rf.fields[a]))
-        if not local:
-            dims.append(None)
-            fields.append(_union_all(whole_fields))
-            continue
-        if whole_fields:
-            context = True
-        positions = {od for od, _ in local}
-        first = local[0][1]
-        others = [f for _, f in local[1:] if f != first]
-        field = first
-        if others:
-            field = _union_all([first] + others)
-            if any(not first.aligned_with(f) for f in others):
-                issues.append(MergeIssue(a, tuple(f for _, f in local)))
-                exact = False
-        if len(positions) > 1:
-            dims.append(None)
-            exact = False
-        else:
-            dims.append(positions.pop())
+    for a in range(len(first_rf.fields)):
+        field, dim, broadcast, scattered, issue = _merge_axis(live, out_shape, a)
         fields.append(field)
+        dims.append(dim)
+        context = context or broadcast
+        exact = exact and issue is None and not scattered
+        issues.extend([issue] if issue is not None else [])
     return TensorRF(tuple(fields), tuple(dims), exact, context), issues
+
+
+def _merge_axis(live: Sequence[tuple[TensorRF, Shape]], out_shape: Shape, a: int
+                ) -> tuple[ReceptiveField, Optional[int], bool, bool, Optional[MergeIssue]]:
+    """One axis of :func:`merge`: ``(field, output dim or None, an input-dependent operand is
+    broadcast or whole along it beside local ones, the local operands sit in different dims,
+    misalignment)``."""
+    local: list[tuple[int, ReceptiveField]] = []
+    whole_fields: list[ReceptiveField] = []
+    for rf, shape in live:
+        d = rf.dims[a]
+        od = None if d is None else d + len(out_shape) - len(shape)
+        if d is None or od is None or (shape[d] == 1 and out_shape[od] != 1):
+            whole_fields.append(rf.fields[a])
+        else:
+            local.append((od, rf.fields[a]))
+    if not local:
+        return _union_all(whole_fields), None, False, False, None
+    first = local[0][1]
+    others = [f for _, f in local[1:] if f != first]
+    field = _union_all([first] + others) if others else first
+    issue = None
+    if any(not first.aligned_with(f) for f in others):
+        issue = MergeIssue(a, tuple(f for _, f in local))
+    positions = {od for od, _ in local}
+    scattered = len(positions) > 1
+    return field, None if scattered else positions.pop(), bool(whole_fields), scattered, issue
 
 
 def _union_all(fields: Sequence[ReceptiveField]) -> ReceptiveField:
@@ -345,6 +340,21 @@ def steps_for_crop(starts: Sequence[int], steps: Sequence[int]) -> tuple[RFStep,
 def steps_for_pad(before: Sequence[int]) -> tuple[RFStep, ...]:
     """Padding (or cropping, when negative) ``before`` cells: kernel 1, stride 1, padding ``before``."""
     return tuple(RFStep(Fraction(1), Fraction(1), Fraction(b)) for b in before)
+
+
+def step_for_shuffle(factor: int, *, up: bool) -> RFStep:
+    """Pixel shuffle / DepthToSpace by ``factor`` (``up``): output ``u`` reads input
+    ``u // factor``, kernel 1, stride ``1/factor``; pixel unshuffle / SpaceToDepth: kernel and
+    stride ``factor``. Both also mix the channel dim."""
+    if up:
+        return RFStep(Fraction(1), Fraction(1, factor), Fraction(0))
+    return RFStep(Fraction(factor), Fraction(factor), Fraction(0))
+
+
+def steps_for_scales(scales: Sequence[float]) -> tuple[RFStep, ...]:
+    """Nearest resizing by ``scales``: kernel 1, stride ``1/scale`` (the float scale read as the
+    nearest fraction with a denominator up to 2**20)."""
+    return tuple(RFStep(Fraction(1), 1 / Fraction(s).limit_denominator(1 << 20), Fraction(0)) for s in scales)
 
 
 def steps_for_resize(sizes_in: Sequence[int], sizes_out: Sequence[int], mode: str,
