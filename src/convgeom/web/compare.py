@@ -75,8 +75,9 @@ def findings(result: LayerGeometry) -> list[dict[str, Any]]:
     checkerboard risk, aliasing): ``convgeom.tracing.diagnostics.diagnose`` on a one-layer
     trace, so the page and ``convgeom trace`` say the same things. Skipped, with a note, above
     :data:`MAX_DIAGNOSED_STRIDE` / :data:`MAX_DIAGNOSED_KERNEL`."""
+    from ..formatting import axis_labels
+    from ..tracing import LayerRecord, Trace
     from ..tracing.diagnostics import diagnose
-    from ..tracing.model import LayerRecord, Trace, axis_labels
 
     if max(result.stride, default=1) > MAX_DIAGNOSED_STRIDE or max(result.kernel, default=1) > MAX_DIAGNOSED_KERNEL:
         return [{"code": "not-checked", "severity": "info",
