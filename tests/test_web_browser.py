@@ -139,6 +139,14 @@ def test_output_size_follows_the_controls(browser: Browser, server: str, shots: 
     assert page.errors == []  # type: ignore[attr-defined]
 
 
+def test_a_link_restores_exactly_the_layer_it_names(browser: Browser, server: str) -> None:
+    page = open_page(browser, server + "#op=max-pool&input=9&kernel=3&stride=2&ceil_mode=true")
+    expect(page.get_by_test_id("output-size")).to_have_text(torch_size(torch.nn.MaxPool1d(3, 2, ceil_mode=True), 9))
+    expect(page.get_by_label("Padding", exact=True)).to_have_value("")  # not the default of a fresh page
+    expect(page.get_by_label("Ceil mode")).to_be_checked()
+    expect(page.get_by_label("Operation")).to_have_value("max-pool")
+
+
 def test_a_rejected_layer_shows_the_engines_message_and_no_picture(browser: Browser, server: str, shots: Path) -> None:
     page = open_page(browser, server)
     expect(page.locator("#grid svg")).to_have_count(1)

@@ -113,11 +113,13 @@ function readFields() {
   return data;
 }
 
+/* ``data`` is the whole state (a link's fields: what it leaves out is empty), op and framework
+ * default to the first choices */
 function writeFields(data) {
   for (const name of ORDER) {
     const c = control(name);
     if (!c) continue;
-    const v = data[name] !== undefined ? data[name] : (DEFAULTS[name] || "");
+    const v = data[name] !== undefined ? data[name] : "";
     if (c.type === "checkbox") c.checked = v === true || v === "true";
     else if (c.tagName === "SELECT" && v === "") c.selectedIndex = 0;
     else c.value = v;
