@@ -19,8 +19,14 @@ if [ -n "${TORCH_INDEX_URL:-}" ]; then
 else
   "$PY" -m pip install -q torch==2.13.0
 fi
-"$PY" -m pip install -q -e ".[test,torch,onnx,keras,rich,experiments,ray,jax]" monai efficientnet-pytorch torchinfo
+"$PY" -m pip install -q -e ".[test,torch,onnx,keras,rich,experiments,ray,jax,web,draw]" monai efficientnet-pytorch torchinfo playwright
+# the browser tests drive Debian's chromium (test tools' own browser downloads do not work offline)
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+fi
 export KERAS_BACKEND=torch
+# in CI a missing browser fails the browser tests instead of skipping them
+export CONVGEOM_REQUIRE_BROWSER="${CONVGEOM_REQUIRE_BROWSER:-${CI:+1}}"
 echo "== ruff"; "$VENV/bin/ruff" check src tests tools benchmarks
 echo "== mypy --strict"; "$VENV/bin/mypy"
 echo "== pytest"; "$PY" -m pytest "$@"

@@ -55,13 +55,14 @@ _EXPORTS: dict[str, str] = {
 
 #: subpackages with heavy dependencies, loaded on attribute access (``port`` is callable:
 #: ``convgeom.port(...)`` ports a layer)
-_SUBMODULES = ("ops", "tracing", "port")
+_SUBMODULES = ("ops", "tracing", "draw", "port")
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from typing import Any
 
+    from . import draw
     from .errors import GeometryError, GeometryTypeError
     from .explanation import explain, explain_call
     from .geometry import (

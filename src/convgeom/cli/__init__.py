@@ -34,6 +34,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("experiment", "train small CNN variants over a grid; test the tutorials' claims on real data", "experiment"),
     ("port", "exact code for one layer in another framework (PyTorch, Keras, JAX, ONNX)", "port"),
     ("quiz", "practice exercises answered and explained by the engine (terminal, --json, --markdown)", "quiz"),
+    ("serve", "a local web playground and JSON API: pictures, formulas, frameworks, practice (convgeom[web])", "serve"),
 )
 
 #: optional dependency (top-level module) -> the extra that installs it

@@ -8,6 +8,7 @@ per axis. An option the chosen op does not take is an error, never silently igno
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from typing import Any
 
 from . import args as values
@@ -92,17 +93,26 @@ def _convert(name: str, text: Any, ndim: int) -> Any:
     return values.per_axis(text, option, ndim)
 
 
-def layer_params(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
-    """(engine function name, keyword arguments) for the op and options on the command line."""
-    function, takes, needs = OPS[args.op]
+def params_from_fields(fields: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(engine function name, keyword arguments) for a layer given as the command line gives it:
+    ``op``, ``input`` and the options of :data:`OPTIONS` as text (``ceil_mode`` True; None or
+    missing: not given). The one reading of a layer's fields: ``convgeom shape``/``explain`` and
+    the web API (:mod:`convgeom.web`) all call it."""
+    op = fields.get("op")
+    if op not in OPS:
+        raise values.CliError(f"unknown op {values.shown(str(op))}", fix="use one of " + ", ".join(OPS))
+    if fields.get("input") is None:
+        raise values.CliError(f"{op} needs --input", fix="e.g. --input 7 or --input 224,160")
+    args = argparse.Namespace(op=op, input=fields["input"], **{name: fields.get(name) for name in OPTIONS})
+    function, takes, needs = OPS[op]
     framework = values.framework(args.framework) if args.framework is not None else None
     if "framework" not in takes and framework not in (None, "torch"):
-        raise values.CliError(f"--framework {args.framework} does not apply to {args.op}: convgeom models "
-                              f"PyTorch's {args.op} only", fix="drop --framework")
-    values.reject_unused(args, [n for n in OPTIONS if n != "framework"], takes, args.op)
+        raise values.CliError(f"--framework {args.framework} does not apply to {op}: convgeom models "
+                              f"PyTorch's {op} only", fix="drop --framework")
+    values.reject_unused(args, [n for n in OPTIONS if n != "framework"], takes, op)
     for name in needs:
         if getattr(args, name) is None:
-            raise values.CliError(f"{args.op} needs {values.flag(name)}", fix=f"e.g. {values.flag(name)} 3")
+            raise values.CliError(f"{op} needs {values.flag(name)}", fix=f"e.g. {values.flag(name)} 3")
     sizes = values.int_list(args.input, "--input")
     params: dict[str, Any] = {"input": sizes[0] if len(sizes) == 1 else sizes}
     for name in values.given(args, takes):
@@ -110,6 +120,17 @@ def layer_params(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     if "framework" in takes and framework is None:
         params["framework"] = "torch"
     return function, params
+
+
+def layer_params(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """(engine function name, keyword arguments) for the op and options on the command line."""
+    return params_from_fields(vars(args))
+
+
+def shape_json(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``convgeom shape --json`` prints for ``fields`` (see :func:`params_from_fields`);
+    the web API's ``POST /api/shape`` returns the same object."""
+    return result_json(compute(*params_from_fields(fields)))
 
 
 def compute(function: str, params: dict[str, Any]) -> Any:

@@ -25,12 +25,12 @@ def run(args: argparse.Namespace) -> int:
     from ..explanation import explain, output_formula
     from ..geometry import LayerGeometry
 
-    result = layer.compute(*layer.layer_params(args))
     if args.json:
         import json
 
-        print(json.dumps(layer.result_json(result)))
+        print(json.dumps(layer.shape_json(vars(args))))
         return 0
+    result = layer.compute(*layer.layer_params(args))
     if not isinstance(result, LayerGeometry):
         print(explain(result))
         return 0

@@ -1,0 +1,232 @@
+"""``convgeom draw``: pictures from the command line.
+
+    convgeom draw conv --input 5,5 --kernel 3 --stride 2 --padding 1            # terminal grids
+    convgeom draw conv --input 8 --kernel 3 --stride 2 --padding same --framework tensorflow -o same.svg
+    convgeom draw conv --input 5,5 --kernel 3 --stride 2 --padding 1 --values -o conv.gif
+    convgeom draw conv-transpose --input 3 --kernel 3 --stride 2 --mode scatter -o scatter.png
+    convgeom draw max-pool --input 6,6 --kernel 3 --stride 2 --ceil-mode --step 2,2 -o pool.svg
+    convgeom draw conv --input 64,64 --kernel 3 --stride 4 --coverage -o coverage.png
+    convgeom draw pad --input 3,3 --padding 2 --padding-mode reflect -o reflect.svg
+    convgeom draw pipeline -o seed001.gif                                          # seed 001, animated
+    convgeom draw rf model.onnx --input 1,3,64,64 --layer conv3 --unit 4,4 -o rf.svg
+    convgeom draw staircase conv --kernel 3 --stride 2 --padding same --sizes 1-32 -o staircase.png
+    convgeom draw rf-growth "pkg.models:build" --input 1,3,224,224 -o growth.png
+
+The layer options are those of ``convgeom shape``; the format comes from the suffix of ``-o``
+(.svg, .png, .gif, .txt, .json; plots .png, .svg, .pdf); without ``-o`` the picture is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Optional
+
+from ..errors import GeometryError
+
+LAYERS = ("conv", "conv-transpose", "max-pool", "avg-pool", "unfold")
+WHATS = LAYERS + ("pad", "pipeline", "rf", "staircase", "rf-growth")
+PAD_MODES = ("zeros", "constant", "reflect", "replicate", "circular")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The layer options of ``convgeom shape`` plus the picture options."""
+    from ..cli import _add_layer_args
+
+    _add_layer_args(parser)
+    for action in parser._actions:
+        if action.dest == "op":
+            action.choices = WHATS
+            action.help = "what to draw: a layer (" + ", ".join(LAYERS) + "), pad, pipeline, rf, staircase, rf-growth"
+        elif action.dest == "input":
+            action.required = False
+            action.help = "layers: spatial input size (e.g. 5,5); rf, rf-growth: the model input shape (1,3,64,64)"
+        elif action.dest == "json":
+            action.help = "print the scene (every cell with its role and position) as JSON"
+        elif action.dest == "padding_mode":
+            action.help = "conv: zeros, reflect, replicate, circular; pad: also constant"
+    parser.add_argument("target", nargs="?", metavar="MODEL_OR_OP",
+                        help="rf, rf-growth: the model (file or module:factory); staircase: the layer op")
+    parser.add_argument("-o", "--out", metavar="FILE", help="write FILE (.svg, .png, .gif, .txt, .json)")
+    parser.add_argument("--values", action="store_true",
+                        help="draw numbers (convgeom.ops' trace): input 1..9 repeating and an all-ones kernel "
+                             "unless --data / --weight")
+    parser.add_argument("--data", metavar="JSON", help="the input values, spatial axes only, e.g. '[[1,2],[3,4]]'")
+    parser.add_argument("--weight", metavar="JSON", help="conv: the kernel values, spatial axes only")
+    parser.add_argument("--step", metavar="I,J", help="highlight the window of this output position (default 0,0)")
+    parser.add_argument("--mode", choices=("zeros-inserted", "scatter"), default="zeros-inserted",
+                        help="conv-transpose: zeros inserted between input cells, or each input cell stamping")
+    parser.add_argument("--coverage", action="store_true", help="draw the coverage heat map instead of the windows")
+    parser.add_argument("--pad-value", type=float, default=0.0, help="pad --padding-mode constant: the fill value")
+    parser.add_argument("--layer", help="rf: the traced layer's name (see convgeom trace)")
+    parser.add_argument("--unit", metavar="I,J", help="rf: the output position of the layer (default: the middle)")
+    parser.add_argument("--sizes", default="1-32", metavar="LOW-HIGH", help="staircase: the input sizes (default 1-32)")
+    parser.add_argument("--zoom", type=int, default=1, choices=(1, 2, 3), help="PNG: pixels per layout point")
+    parser.add_argument("--plain", action="store_true", help="terminal: no colours even if rich is installed")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``draw`` to today's CLI (``convgeom.cli.PLUGINS``)."""
+    parser = subparsers.add_parser(
+        "draw", help="pictures: windows over padded inputs, transposed conv, pooling, coverage, receptive fields",
+        description="Draw a layer's geometry as SVG, PNG, animated GIF or terminal grids.")
+    add_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def _ints(text: Optional[str], name: str) -> Optional[tuple[int, ...]]:
+    from ..cli import parse_ints
+
+    if text is None:
+        return None
+    value = parse_ints(text, name)
+    return (value,) if isinstance(value, int) else value
+
+
+def _json_array(text: Optional[str], name: str) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise GeometryError(f"--{name} is not valid JSON: {exc.msg} at character {exc.pos}",
+                            fix=f"quote the JSON, e.g. --{name} '[[1, 2], [3, 4]]'") from None
+
+
+def _refuse(args: argparse.Namespace, allowed: set[str]) -> None:
+    """One clear line for an option that does not apply to what is drawn."""
+    given = {
+        "target": args.target is not None, "values": args.values, "data": args.data is not None,
+        "weight": args.weight is not None, "step": args.step is not None, "coverage": args.coverage,
+        "layer": args.layer is not None, "unit": args.unit is not None,
+        "mode": args.mode != "zeros-inserted",
+    }
+    for name, present in given.items():
+        if present and name not in allowed:
+            flag = "MODEL_OR_OP" if name == "target" else f"--{name}"
+            raise GeometryError(f"{flag} does not apply to 'convgeom draw {args.op}'", fix="drop it")
+
+
+def _layer_scene(args: argparse.Namespace) -> Any:
+    from ..cli import layer_params
+    from ..explanation import OPS
+    from .api import make_scene
+
+    allowed = {"values", "data", "weight", "step", "coverage"} | ({"mode"} if args.op == "conv-transpose" else set())
+    _refuse(args, allowed)
+    if args.input is None:
+        raise GeometryError(f"convgeom draw {args.op} needs --input", fix="e.g. --input 5,5")
+    if args.coverage and (args.values or args.step):
+        raise GeometryError("--coverage draws counts, not one window's values", fix="drop --values and --step")
+    for flag in ("output", "size", "scale"):  # shape's options for adaptive pools and interpolate
+        if getattr(args, flag) is not None:
+            raise GeometryError(f"--{flag} does not apply to 'convgeom draw {args.op}'", fix="drop it")
+    op, params = layer_params(args)
+    result = OPS[op](**params)
+    return make_scene(result, step=_ints(args.step, "step"), mode=args.mode, coverage=args.coverage,
+                      values=args.values, data=_json_array(args.data, "data"), weight=_json_array(args.weight, "weight"))
+
+
+def _pad_scene(args: argparse.Namespace) -> Any:
+    from ..cli import parse_padding
+    from .build import default_data, pad_scene
+
+    _refuse(args, {"data"})
+    mode = args.padding_mode or "zeros"
+    if mode not in PAD_MODES:
+        raise GeometryError(f"unknown padding mode {mode!r}", fix="use one of " + ", ".join(PAD_MODES))
+    if args.padding is None:
+        raise GeometryError("convgeom draw pad needs --padding", fix="e.g. --padding 2 or --padding 1:2,0:1")
+    data = _json_array(args.data, "data")
+    if data is None:
+        shape = _ints(args.input, "input")
+        if shape is None:
+            raise GeometryError("convgeom draw pad needs --input (or --data)", fix="e.g. --input 3,3")
+        data = default_data(shape)
+    padding = parse_padding(args.padding)
+    if isinstance(padding, str):
+        raise GeometryError(f"pad takes amounts, not {padding!r}", fix="e.g. --padding 2 or --padding 1:2,0:1")
+    return pad_scene(data, padding, mode, args.pad_value)
+
+
+def _model(args: argparse.Namespace) -> Any:
+    from ..tracing.api import trace
+    from ..tracing.cli import parse_shape, resolve_model
+
+    if args.target is None:
+        raise GeometryError(f"convgeom draw {args.op} needs a MODEL", fix="e.g. convgeom draw rf model.onnx --input 1,3,64,64")
+    framework = args.framework if args.framework in ("onnx", "keras") else None
+    model, fw = resolve_model(args.target, framework)
+    shape = parse_shape(args.input) if args.input else None
+    return trace(model, shape, fw, findings=False)
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from . import plots
+
+    if args.op == "staircase":
+        from ..cli import OP_NAMES, layer_params, parse_range
+
+        _refuse(args, {"target"})
+        if args.target not in OP_NAMES or OP_NAMES[args.target] not in plots.STAIRCASE_OPS:
+            raise GeometryError(f"staircase needs the layer op, got {args.target!r}",
+                                fix="e.g. convgeom draw staircase conv --kernel 3 --stride 2")
+        layer = argparse.Namespace(**{**vars(args), "op": args.target, "input": "1"})
+        op, params = layer_params(layer)
+        params.pop("input")
+        frameworks = plots.FRAMEWORKS if args.framework == "torch" else (args.framework,)
+        params.pop("framework", None)
+        sizes = parse_range(args.sizes, "sizes")
+        if args.out is None:
+            print(plots.staircase_text(op, sizes, frameworks, **params))
+            return 0
+        plots.save(plots.staircase(op, sizes, frameworks, **params), args.out)
+    else:
+        _refuse(args, {"target"})
+        t = _model(args)
+        if args.out is None:
+            print(plots.rf_growth_text(t))
+            return 0
+        plots.save(plots.rf_growth(t), args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the scene, then print it or write ``-o``."""
+    from .api import format_of, render
+
+    if args.op in ("staircase", "rf-growth"):
+        return _plot(args)
+    if args.op in LAYERS:
+        scene = _layer_scene(args)
+    elif args.op == "pad":
+        scene = _pad_scene(args)
+    elif args.op == "pipeline":
+        from ..ops.trace import seed_001
+        from .build import pipeline_scene
+
+        _refuse(args, {"step"})
+        scene = pipeline_scene(seed_001(), _ints(args.step, "step"))
+    else:
+        from .receptive import rf_scene
+
+        _refuse(args, {"target", "layer", "unit"})
+        if args.layer is None:
+            raise GeometryError("convgeom draw rf needs --layer", fix="name a layer shown by convgeom trace")
+        scene = rf_scene(_model(args), args.layer, _ints(args.unit, "unit"))
+    if args.json:
+        print(json.dumps(scene.to_dict()))
+        return 0
+    if args.out is None:
+        from .terminal import render as text
+        from .terminal import use_color
+
+        print(text(scene, color=not args.plain and use_color(sys.stdout)))
+        return 0
+    payload = render(scene, format_of(args.out), scale=args.zoom)
+    with open(args.out, "wb") as handle:
+        handle.write(payload)
+    print(f"wrote {args.out}")
+    return 0
