@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Optional
 
 from ..errors import GeometryError
+from ..optional import require
 
 #: Inclusive (low, high) limits of every number a user can ask for.
 CAPS: dict[str, tuple[int, int]] = {
@@ -504,10 +505,7 @@ def load_file(path: str) -> dict[str, Any]:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: invalid TOML: {str(exc).splitlines()[0]}", fix="fix the TOML") from None
     elif suffix in (".yaml", ".yml"):
-        try:
-            yaml: Any = importlib.import_module("yaml")
-        except ImportError:
-            raise ConfigError("reading YAML needs PyYAML", fix="pip install 'convgeom[experiments]'") from None
+        yaml: Any = require("yaml", "reading YAML")
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:

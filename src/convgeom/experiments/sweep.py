@@ -13,9 +13,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Optional
 
+from ..optional import require
 from .backends import get_backend
 from .config import ConfigError, DataSpec, Experiment, ModelSpec, Trial
-from .data import Dataset, Images, images, require, split
+from .data import Dataset, Images, images, split
 from .store import FORMAT, RunStore, write_json
 from .training import EpochCallback
 
@@ -46,7 +47,7 @@ class Outcome:
 
 def resolve_device(experiment: Experiment) -> Experiment:
     """``auto`` becomes ``cuda`` when torch sees a GPU, else ``cpu``; ``cuda`` without one is an error."""
-    torch = require("torch", "experiments", "convgeom experiment")
+    torch = require("torch", "convgeom experiment", "experiments")
     device = experiment.train.device
     has_cuda = bool(torch.cuda.is_available())
     if device == "auto":
@@ -58,19 +59,19 @@ def resolve_device(experiment: Experiment) -> Experiment:
 
 def check_extras(experiment: Experiment, options: Options) -> None:
     """Every package the sweep will need, before anything runs (one line naming the extra)."""
-    require("numpy", "experiments", "convgeom experiment")
-    require("torch", "experiments", "convgeom experiment")
+    require("numpy", "convgeom experiment", "experiments")
+    require("torch", "convgeom experiment", "experiments")
     names = {d.name for d in experiment.datasets}
     if "digits" in names:
-        require("sklearn", "experiments", "the digits data set")
+        require("sklearn", "the digits data set", "experiments")
     if "folder" in names:
-        require("PIL", "experiments", "reading a folder of images")
+        require("PIL", "reading a folder of images", "experiments")
     if options.plots:
-        require("matplotlib", "experiments", "the plots (or pass --no-plots)")
+        require("matplotlib", "the plots (or pass --no-plots)", "experiments")
     if options.progress:
-        require("tqdm", "experiments", "the progress bars (or pass --quiet)")
+        require("tqdm", "the progress bars (or pass --quiet)", "experiments")
     if options.backend == "ray":
-        require("ray", "ray", "--backend ray")
+        require("ray", "--backend ray")
 
 
 class DataCache:
@@ -146,7 +147,7 @@ class Progress:
         self.enabled = enabled
         self.bar: Any = None
         if enabled:
-            self.tqdm: Any = require("tqdm", "experiments", "the progress bars (or pass --quiet)").tqdm
+            self.tqdm: Any = require("tqdm", "the progress bars (or pass --quiet)", "experiments").tqdm
             self.bar = self.tqdm(total=total, initial=done, desc=name, unit="run", file=sys.stderr, dynamic_ncols=True)
 
     def epoch_callback(self, trial: Trial) -> Optional[EpochCallback]:
