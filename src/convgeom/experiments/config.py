@@ -57,6 +57,8 @@ MAX_CONFIG_BYTES = 1 << 20
 #: Learning rate and weight decay limits (floats).
 LR_RANGE = (1e-6, 10.0)
 WEIGHT_DECAY_RANGE = (0.0, 1.0)
+#: Most GPUs one Ray trial may ask for.
+MAX_GPUS_PER_TRIAL = 8.0
 
 DATASETS = ("digits", "border", "position", "npz", "folder")
 #: Generated tasks whose images changed since their first version (absent: version 1).

@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from ..optional import require
 from .backends import get_backend
-from .config import ConfigError, DataSpec, Experiment, ModelSpec, Trial
+from .config import ConfigError, DataSpec, Experiment, ModelSpec, Trial, variant_label
 from .data import Dataset, Images, images, split
 from .store import FORMAT, RunStore, write_json
 from .training import EpochCallback
@@ -109,6 +109,24 @@ def validate(experiment: Experiment) -> None:
                               fix="give an existing .npz file" if d.name == "npz" else "give an existing folder")
         for m in experiment.variants():
             plan(m, d.size)
+
+
+def dry_run(experiment: Experiment, options: Options) -> tuple[Experiment, list[dict[str, Any]]]:
+    """Every check :func:`run` makes, and every model described (params, MACs, receptive
+    field, findings, layer output sizes, from ``convgeom.trace``); trains nothing. Returns the
+    experiment with its device resolved and one row per (data set, variant)."""
+    validate(experiment)
+    check_extras(experiment, options)
+    experiment = resolve_device(experiment)
+    geo = geometries(experiment, DataCache())
+    rows = []
+    for d in experiment.datasets:
+        for m in experiment.variants():
+            g = geo[(d, m)]
+            rows.append({"dataset": d.label, "variant": variant_label(m, experiment.varying),
+                         "params": g["params"], "macs": g["macs"], "receptive_field": g["receptive_field"],
+                         "findings": g["findings"], "sizes": [layer["output"] for layer in g["layers"]]})
+    return experiment, rows
 
 
 def geometries(experiment: Experiment, cache: DataCache) -> dict[tuple[DataSpec, ModelSpec], dict[str, Any]]:
