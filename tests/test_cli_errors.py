@@ -464,7 +464,7 @@ def test_a_directory_is_not_a_model(tmp_path, capsys: pytest.CaptureFixture[str]
 def test_trace_op_without_numpy_names_the_extra(monkeypatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setitem(sys.modules, "numpy", None)  # import numpy now raises ImportError
     line = fails(["trace-op"], capsys)
-    assert "convgeom trace-op needs numpy" in line and "pip install 'convgeom[ops]'" in line
+    assert "convgeom trace-op needs the numpy package" in line and "pip install 'convgeom[ops]'" in line
 
 
 def test_trace_op_without_numpy_in_a_fresh_process() -> None:
@@ -523,4 +523,4 @@ def test_a_missing_extra_anywhere_names_it(monkeypatch, capsys: pytest.CaptureFi
     monkeypatch.setattr(solve, "run", needs_onnxruntime)
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     line = fails(["solve", "profile", "--kernel", "3"], capsys)
-    assert "this needs onnxruntime, which is not installed; pip install 'convgeom[onnx]'" in line
+    assert "this command needs the onnxruntime package, which is not installed; pip install 'convgeom[onnx]'" in line

@@ -113,3 +113,15 @@ def test_an_empty_value_is_never_the_default(argv: list[str], needle: str,
     """Found by the fuzz test: an empty value was taken as 'not given'."""
     assert main(argv) == 2
     assert needle in capsys.readouterr().err
+
+
+def test_argument_parsing_lives_in_cli_only() -> None:
+    """Every command reads the same way: ``cli/<command>.py`` parses (add_arguments/run), the
+    feature packages offer plain functions. (draw/, web/ and quiz/ join this check when they land.)"""
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parent.parent / "src" / "convgeom"
+    parsers = sorted(str(p.relative_to(src)) for p in src.rglob("*.py")
+                     if p.relative_to(src).parts[0] not in ("cli", "draw", "web", "quiz")
+                     and "argparse" in p.read_text())
+    assert parsers == []

@@ -304,7 +304,7 @@ def test_cli_list_presets_and_dry_run(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_importing_the_package_and_command_stays_light() -> None:
-    code = ("import sys, convgeom, convgeom.experiments, convgeom.experiments.command, convgeom.experiments.config, "
+    code = ("import sys, convgeom, convgeom.experiments, convgeom.cli.experiment, convgeom.experiments.config, "
             "convgeom.experiments.presets, convgeom.experiments.stats, convgeom.cli; convgeom.cli.build_parser(); "
             "print(sorted(m for m in ('torch', 'numpy', 'sklearn', 'ray', 'matplotlib', 'tqdm', 'yaml') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -319,7 +319,7 @@ def test_readme_experiment_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     import shlex
 
     from convgeom.cli import parse as parse_argv
-    from convgeom.experiments.command import _options, build_experiment
+    from convgeom.cli.experiment import build_experiment, options
 
     text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     section = text.split("## Experiments (`convgeom experiment`)")[1].split("\n## ")[0]
@@ -336,4 +336,4 @@ def test_readme_experiment_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPa
             continue
         args = parse_argv(argv)
         experiment = build_experiment(args)
-        assert _options(args, experiment.name).out
+        assert options(args, experiment.name).out

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from convgeom.cli import main
-from convgeom.port.command import PORT_OPS
+from convgeom.cli.port import PORT_OPS
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

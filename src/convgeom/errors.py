@@ -98,10 +98,11 @@ class MissingExtraError(GeometryError, ModuleNotFoundError):
 
     It is a :class:`GeometryError` (the command line reports it in one line, exit 2) and a
     :class:`ModuleNotFoundError` (so ``except ImportError`` callers keep working); ``name`` is
-    the missing module, as for any ``ModuleNotFoundError``.
+    the missing module, as for any ``ModuleNotFoundError`` (``package``: its name for pip).
+    :mod:`convgeom.optional` raises it.
     """
 
-    def __init__(self, feature: str, module: str, extra: str) -> None:
-        super().__init__(f"{feature} needs the {module} package, which is not installed",
-                         fix=f"pip install 'convgeom[{extra}]'")
-        self.name = module
+    def __init__(self, feature: str, package: str, extra: str | None, *, module: str | None = None) -> None:
+        super().__init__(f"{feature} needs the {package} package, which is not installed",
+                         fix=f"pip install 'convgeom[{extra}]'" if extra else f"pip install {package}")
+        self.name = module or package

@@ -37,8 +37,6 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("serve", "a local web playground and JSON API: pictures, formulas, frameworks, practice (convgeom[web])", "serve"),
 )
 
-#: optional dependency (top-level module) -> the extra that installs it
-EXTRAS = {"numpy": "ops", "torch": "torch", "onnx": "onnx", "onnxruntime": "onnx", "keras": "keras", "rich": "rich"}
 _GLOBAL_FLAGS = ("--traceback", "--version", "-h", "--help")
 #: a token that can only be a value (options never start with a digit): -3, -3:-3, -1,2, -.5
 _NEGATIVE_VALUE = re.compile(r"-[0-9.]")
@@ -167,12 +165,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise UserCodeError("the model's code", exc) from exc
     except GeometryError as err:
         return _fail(err, show_traceback, 2)
-    except ImportError as err:
-        extra = EXTRAS.get((err.name or "").partition(".")[0])
-        if extra is None:
+    except ImportError as err:  # an optional module imported without convgeom.optional
+        from ..optional import extra_for, missing
+
+        if extra_for(err.name or "") is None:
             return _fail(err, show_traceback, 1)
-        return _fail(GeometryError(f"this needs {err.name}, which is not installed",
-                                   fix=f"pip install 'convgeom[{extra}]'"), show_traceback, 2)
+        return _fail(missing("this command", err.name or ""), show_traceback, 2)
     except BrokenPipeError:  # `convgeom ... | head`: the reader left; say nothing more
         import os
 

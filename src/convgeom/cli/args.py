@@ -17,10 +17,8 @@ to fix it.
 from __future__ import annotations
 
 import argparse
-import importlib
 import re
 from collections.abc import Collection, Iterable
-from types import ModuleType
 from typing import Optional, Union
 
 from ..errors import GeometryError
@@ -234,11 +232,3 @@ def reject_unused(args: argparse.Namespace, names: Iterable[str], allowed: Colle
             takes = ", ".join(flag(n) for n in sorted(allowed)) or "no other options"
             raise CliError(f"{flag(name)} does not apply to {what}", fix=f"drop it ({what} takes {takes})")
 
-
-def require(module: str, extra: str, feature: str) -> ModuleType:
-    """Import an optional dependency, or say in one line which extra installs it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise CliError(f"{feature} needs {module}, which is not installed",
-                       fix=f"pip install 'convgeom[{extra}]'") from exc

@@ -170,7 +170,9 @@ def _pool(tr: Any, x: Any, args: argparse.Namespace, stride: Any, padding: Any, 
 
 
 def run(args: argparse.Namespace) -> int:
-    np = values.require("numpy", "ops", "convgeom trace-op")
+    from ..optional import require
+
+    np = require("numpy", "convgeom trace-op")
     from ..ops import trace as tr
 
     values.reject_unused(args, _OPTIONS, TAKES[args.op], f"trace-op --op {args.op}")

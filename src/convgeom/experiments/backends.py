@@ -15,8 +15,9 @@ from collections.abc import Callable, Generator, Sequence
 from typing import Any, Optional, Protocol
 
 from ..errors import GeometryError
+from ..optional import require
 from .config import ConfigError, Trial
-from .data import Dataset, require
+from .data import Dataset
 from .training import EpochCallback, run_trial
 
 #: ``data_for(trial)``: the seed's split of the trial's dataset (the sweep caches them).
@@ -80,7 +81,7 @@ class RayBackend:
 
     def __init__(self, address: Optional[str] = None, cpus: Optional[int] = None,
                  gpus_per_trial: Optional[float] = None) -> None:
-        self.ray = require("ray", "ray", "--backend ray")
+        self.ray = require("ray", "--backend ray")
         self.gpus_per_trial = gpus_per_trial
         self.owned = not self.ray.is_initialized()
         if self.owned:

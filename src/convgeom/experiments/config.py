@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Optional
 
 from ..errors import GeometryError
+from ..optional import require
 
 #: Inclusive (low, high) limits of every number a user can ask for.
 CAPS: dict[str, tuple[int, int]] = {
@@ -56,6 +57,8 @@ MAX_CONFIG_BYTES = 1 << 20
 #: Learning rate and weight decay limits (floats).
 LR_RANGE = (1e-6, 10.0)
 WEIGHT_DECAY_RANGE = (0.0, 1.0)
+#: Most GPUs one Ray trial may ask for.
+MAX_GPUS_PER_TRIAL = 8.0
 
 DATASETS = ("digits", "border", "position", "npz", "folder")
 #: Generated tasks whose images changed since their first version (absent: version 1).
@@ -504,10 +507,7 @@ def load_file(path: str) -> dict[str, Any]:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: invalid TOML: {str(exc).splitlines()[0]}", fix="fix the TOML") from None
     elif suffix in (".yaml", ".yml"):
-        try:
-            yaml: Any = importlib.import_module("yaml")
-        except ImportError:
-            raise ConfigError("reading YAML needs PyYAML", fix="pip install 'convgeom[experiments]'") from None
+        yaml: Any = require("yaml", "reading YAML")
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:

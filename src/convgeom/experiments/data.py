@@ -30,6 +30,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..optional import require
 from .config import ConfigError, DataSpec
 
 if TYPE_CHECKING:
@@ -92,20 +93,9 @@ class Dataset:
         return int(self.x_train.shape[-1])
 
 
-def require(module: str, extra: str, what: str) -> Any:
-    """Import ``module`` or raise one line naming the extra that installs it."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise ConfigError(f"{what} needs the {module.split('.')[0]} package",
-                          fix=f"pip install 'convgeom[{extra}]'") from None
-
-
 def images(spec: DataSpec, seed: int = 0) -> Images:
     """Every image of ``spec``; the generated tasks draw theirs from ``seed``."""
-    np = require("numpy", "experiments", "convgeom experiment")
+    np = require("numpy", "convgeom experiment", "experiments")
     if spec.name == "digits":
         return _digits(spec.size)
     if spec.name == "border":
@@ -122,7 +112,7 @@ def images(spec: DataSpec, seed: int = 0) -> Images:
 
 def split(data: Images, seed: int) -> Dataset:
     """A seeded permutation: the last 20% tests, the 20% before validates, the rest trains."""
-    np = require("numpy", "experiments", "convgeom experiment")
+    np = require("numpy", "convgeom experiment", "experiments")
     n = len(data.y)
     order = np.random.default_rng([seed, 0x5EED]).permutation(n)
     n_test, n_val = max(1, round(n * TEST_FRACTION)), max(1, round(n * VAL_FRACTION))
@@ -133,7 +123,7 @@ def split(data: Images, seed: int) -> Dataset:
 # ----- sources -----------------------------------------------------------------------------------
 def _resize(x: Array, size: int) -> Array:
     """Bilinear resize of (N, C, H, W) float32 to size x size (antialiased when shrinking)."""
-    torch = require("torch", "experiments", "resizing images")
+    torch = require("torch", "resizing images", "experiments")
     if x.shape[-2:] == (size, size):
         return x
     t = torch.from_numpy(x)
@@ -144,8 +134,8 @@ def _resize(x: Array, size: int) -> Array:
 
 
 def _digits(size: int) -> Images:
-    np = require("numpy", "experiments", "the digits data set")
-    datasets = require("sklearn.datasets", "experiments", "the digits data set")
+    np = require("numpy", "the digits data set", "experiments")
+    datasets = require("sklearn.datasets", "the digits data set", "experiments")
     bunch = datasets.load_digits()
     x = (np.asarray(bunch.images, dtype=np.float32) / 16.0)[:, None]
     return Images(_resize(x, size), np.asarray(bunch.target, dtype=np.int64), tuple(str(c) for c in range(10)))
@@ -153,7 +143,7 @@ def _digits(size: int) -> Images:
 
 def border_task(size: int, samples: int, seed: int, distractors: int = 1) -> Images:
     """The border task (module docstring): ``samples`` images of ``size`` x ``size``."""
-    np = require("numpy", "experiments", "the border task")
+    np = require("numpy", "the border task", "experiments")
     rng = np.random.default_rng([seed, 0xB0])
     scale = max(1, size // 16)
     glyphs = [np.kron(np.asarray(g, dtype=np.float32), np.ones((scale, scale), np.float32)) for g in _GLYPHS]
@@ -178,7 +168,7 @@ def border_task(size: int, samples: int, seed: int, distractors: int = 1) -> Ima
 
 def position_task(size: int, samples: int, seed: int) -> Images:
     """The position task (module docstring): class 1's patch is class 0's moved by half the image."""
-    np = require("numpy", "experiments", "the position task")
+    np = require("numpy", "the position task", "experiments")
     rng = np.random.default_rng([seed, 0x9051])
     patch, margin, half = max(3, size // 5), max(1, size // 8), size // 2
     if margin + half + patch > size:
@@ -193,7 +183,7 @@ def position_task(size: int, samples: int, seed: int) -> Images:
 
 
 def _read_npz(path: str) -> tuple[Array, Array]:
-    np = require("numpy", "experiments", "reading .npz data")
+    np = require("numpy", "reading .npz data", "experiments")
     if not os.path.isfile(path):
         raise ConfigError(f"data file {path!r} does not exist", fix="give the path of an .npz file")
     if os.path.getsize(path) > MAX_DATA_BYTES:
@@ -215,8 +205,8 @@ def _read_npz(path: str) -> tuple[Array, Array]:
 
 
 def _read_folder(path: str, size: int) -> tuple[Array, Array]:
-    np = require("numpy", "experiments", "reading a folder of images")
-    pil = require("PIL.Image", "experiments", "reading a folder of images")
+    np = require("numpy", "reading a folder of images", "experiments")
+    pil = require("PIL.Image", "reading a folder of images", "experiments")
     if not os.path.isdir(path):
         raise ConfigError(f"image folder {path!r} does not exist", fix="give a folder with one sub-folder per class")
     classes = sorted(d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d)) and not d.startswith("."))

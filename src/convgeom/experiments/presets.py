@@ -1,13 +1,14 @@
 """Named experiments that test what the tutorials in ``shared/seeds/`` claim. Each preset is
-a plain configuration dict (the same keys as a file) with the claims it tests; command-line
-options and ``--config`` files override its fields."""
+a plain configuration dict (the same keys as a file) with the claims it tests; a configuration
+file and overrides (the command line's options) merge over it (:func:`assemble`)."""
 
 from __future__ import annotations
 
 import copy
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Optional
 
-from .config import ConfigError
+from .config import ConfigError, Experiment, load_file, merge, parse
 
 _MODES = ["zeros", "reflect", "replicate", "circular"]
 
@@ -134,3 +135,45 @@ def preset(name: str) -> dict[str, Any]:
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}", fix=f"use one of {', '.join(PRESETS)} (--list-presets)")
     return copy.deepcopy(PRESETS[name])
+
+
+def table() -> list[dict[str, Any]]:
+    """One row per preset: name, description, number of trials, ids of the claims it tests."""
+    rows = []
+    for name, data in PRESETS.items():
+        e = parse(data)
+        rows.append({"name": name, "description": e.description, "trials": len(e.trials()),
+                     "claims": [c.id for c in e.claims]})
+    return rows
+
+
+def assemble(preset_name: Optional[str] = None, config_file: Optional[str] = None,
+             overrides: Optional[Mapping[str, Any]] = None, size: Any = None, samples: Any = None) -> Experiment:
+    """The preset, then the configuration file, then ``overrides`` merged (later ones win) and
+    validated; ``size``/``samples``, when given, apply to every data set."""
+    config: dict[str, Any] = preset(preset_name) if preset_name else {}
+    if config_file:
+        config = merge(config, load_file(config_file))
+    config = merge(config, overrides or {})
+    if size is not None or samples is not None:
+        config["datasets"] = _resized(config.get("datasets") or [], size, samples)
+    if not config.get("datasets"):
+        raise ConfigError("nothing to run: no preset, --config or --dataset given",
+                          fix="try --quick, --preset padding-modes, or --dataset border --padding-mode zeros,reflect")
+    return parse(config)
+
+
+def _resized(sets: Any, size: Any, samples: Any) -> list[Any]:
+    out = []
+    for d in sets if isinstance(sets, list) else [sets]:
+        if isinstance(d, str):
+            name, sep, path = d.partition(":")
+            d = {"name": name, **({"path": path} if sep else {})}
+        if isinstance(d, dict):
+            d = dict(d)
+            if size is not None:
+                d["size"] = size
+            if samples is not None:
+                d["samples"] = samples
+        out.append(d)
+    return out

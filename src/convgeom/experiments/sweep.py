@@ -13,9 +13,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Optional
 
+from ..optional import require
 from .backends import get_backend
-from .config import ConfigError, DataSpec, Experiment, ModelSpec, Trial
-from .data import Dataset, Images, images, require, split
+from .config import ConfigError, DataSpec, Experiment, ModelSpec, Trial, variant_label
+from .data import Dataset, Images, images, split
 from .store import FORMAT, RunStore, write_json
 from .training import EpochCallback
 
@@ -46,7 +47,7 @@ class Outcome:
 
 def resolve_device(experiment: Experiment) -> Experiment:
     """``auto`` becomes ``cuda`` when torch sees a GPU, else ``cpu``; ``cuda`` without one is an error."""
-    torch = require("torch", "experiments", "convgeom experiment")
+    torch = require("torch", "convgeom experiment", "experiments")
     device = experiment.train.device
     has_cuda = bool(torch.cuda.is_available())
     if device == "auto":
@@ -58,19 +59,19 @@ def resolve_device(experiment: Experiment) -> Experiment:
 
 def check_extras(experiment: Experiment, options: Options) -> None:
     """Every package the sweep will need, before anything runs (one line naming the extra)."""
-    require("numpy", "experiments", "convgeom experiment")
-    require("torch", "experiments", "convgeom experiment")
+    require("numpy", "convgeom experiment", "experiments")
+    require("torch", "convgeom experiment", "experiments")
     names = {d.name for d in experiment.datasets}
     if "digits" in names:
-        require("sklearn", "experiments", "the digits data set")
+        require("sklearn", "the digits data set", "experiments")
     if "folder" in names:
-        require("PIL", "experiments", "reading a folder of images")
+        require("PIL", "reading a folder of images", "experiments")
     if options.plots:
-        require("matplotlib", "experiments", "the plots (or pass --no-plots)")
+        require("matplotlib", "the plots (or pass --no-plots)", "experiments")
     if options.progress:
-        require("tqdm", "experiments", "the progress bars (or pass --quiet)")
+        require("tqdm", "the progress bars (or pass --quiet)", "experiments")
     if options.backend == "ray":
-        require("ray", "ray", "--backend ray")
+        require("ray", "--backend ray")
 
 
 class DataCache:
@@ -110,6 +111,24 @@ def validate(experiment: Experiment) -> None:
             plan(m, d.size)
 
 
+def dry_run(experiment: Experiment, options: Options) -> tuple[Experiment, list[dict[str, Any]]]:
+    """Every check :func:`run` makes, and every model described (params, MACs, receptive
+    field, findings, layer output sizes, from ``convgeom.trace``); trains nothing. Returns the
+    experiment with its device resolved and one row per (data set, variant)."""
+    validate(experiment)
+    check_extras(experiment, options)
+    experiment = resolve_device(experiment)
+    geo = geometries(experiment, DataCache())
+    rows = []
+    for d in experiment.datasets:
+        for m in experiment.variants():
+            g = geo[(d, m)]
+            rows.append({"dataset": d.label, "variant": variant_label(m, experiment.varying),
+                         "params": g["params"], "macs": g["macs"], "receptive_field": g["receptive_field"],
+                         "findings": g["findings"], "sizes": [layer["output"] for layer in g["layers"]]})
+    return experiment, rows
+
+
 def geometries(experiment: Experiment, cache: DataCache) -> dict[tuple[DataSpec, ModelSpec], dict[str, Any]]:
     """``convgeom.trace`` of every (dataset, variant) model."""
     from .models import geometry
@@ -146,7 +165,7 @@ class Progress:
         self.enabled = enabled
         self.bar: Any = None
         if enabled:
-            self.tqdm: Any = require("tqdm", "experiments", "the progress bars (or pass --quiet)").tqdm
+            self.tqdm: Any = require("tqdm", "the progress bars (or pass --quiet)", "experiments").tqdm
             self.bar = self.tqdm(total=total, initial=done, desc=name, unit="run", file=sys.stderr, dynamic_ncols=True)
 
     def epoch_callback(self, trial: Trial) -> Optional[EpochCallback]:

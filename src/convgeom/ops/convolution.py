@@ -132,6 +132,7 @@ def _check_bias(bias: object, out_channels: int, dtype: np.dtype[Any]) -> Option
 
 Engine = Callable[[tuple[int, ...], tuple[int, ...], int, int, int], LayerGeometry]
 Kernel = Callable[[Array, Array, LayerGeometry, int, int], Array]
+Copy = Callable[[Array, Array], None]  # np.copyto, or _parallel.copy (in threads)
 
 
 def _run(
@@ -270,25 +271,12 @@ def _gemm_flat(
     product lands in a small scratch array and is copied into the result."""
     c_out, c_per = w.shape[:2]
     out_per = c_out // groups
-    total = phases.shape[-1]
     k_rows = c_per * math.prod(w.shape[2:])
-    item = phases.itemsize
-    wm = np.concatenate(
-        [w[(slice(None), slice(None)) + np.ix_(*grp.taps)].reshape(groups, out_per, c_per * grp.size)
-         for grp in layout.groups],
-        axis=2,
-    )
+    wm = _tap_matrix(w, layout, groups)
     result = np.empty((batch, c_out) + outputs, dtype=phases.dtype)
     valid = (batch - 1) * layout.cells + layout.span(outputs)
-    flat_phases = phases.reshape(-1)
-    # per tap group: its first element in the phases, its first buffer row, its tap grid
-    plans = []
-    row = 0
-    for grp in layout.groups:
-        inner = tuple(math.prod(grp.counts[a + 1:]) for a in range(len(grp.counts)))
-        plans.append((grp.phase * phases.shape[1] * total + grp.offset, row, grp.counts, grp.steps, grp.size, inner))
-        row += c_per * grp.size
-    column_bytes = groups * k_rows * item
+    im2col = _flat_im2col(phases, layout, groups, c_per, k_rows)
+    column_bytes = groups * k_rows * phases.itemsize
     with _parallel.single_threaded_blas() as own_threads:
         preferred = _PREFERRED_COLS_BYTES if own_threads or _parallel.blas_threads() == 1 else _PREFERRED_BLAS_THREADS_BYTES
         # every worker holds one buffer: together they stay within max_buffer_bytes
@@ -296,7 +284,7 @@ def _gemm_flat(
         max_columns = chunk_length(column_bytes, valid, max_buffer_bytes // workers, preferred)
         chunks = plan_chunks(layout, batch, outputs, max_columns)
         longest = max(c.length for c in chunks)
-        copy: Callable[[Array, Array], None] = np.copyto if own_threads else _parallel.copy
+        copy: Copy = np.copyto if own_threads else _parallel.copy
         split_groups = not own_threads and groups >= 2 and out_per * k_rows * longest < _SMALL_PRODUCT
 
         def make_worker() -> Callable[[int], None]:
@@ -305,15 +293,8 @@ def _gemm_flat(
 
             def work(index: int) -> None:
                 chunk = chunks[index]
-                start, size = chunk.start, chunk.length
-                cols_flat = buffer[: groups * k_rows * size]
-                for base, first_row, counts, steps, tap_count, inner in plans:
-                    shape = (groups, c_per) + counts + (size,)
-                    src = strided(flat_phases, base + start, shape, (c_per * total, total) + steps + (1,))
-                    dst = strided(cols_flat, first_row * size, shape,
-                                  (k_rows * size, tap_count * size) + tuple(i * size for i in inner) + (1,))
-                    copy(dst, src)
-                cols = cols_flat.reshape(groups, k_rows, size)
+                size = chunk.length
+                cols = im2col(buffer[: groups * k_rows * size], chunk.start, size, copy)
                 scratch = scratch_buffer[: c_out * size].reshape(groups, out_per, size)
                 if split_groups:
                     _parallel.run_split(_grouped_product(wm, cols, scratch), groups)
@@ -326,6 +307,44 @@ def _gemm_flat(
 
         _parallel.run_workers(len(chunks), make_worker, threads=workers)
     return result
+
+
+def _tap_matrix(w: Array, layout: FlatLayout, groups: int) -> Array:
+    """The weight as ``(groups, C_out/g, C_in/g * prod(k))``, its columns in the order of the
+    im2col rows: tap group by tap group, then input channel, then the group's taps."""
+    c_out, c_per = w.shape[:2]
+    return np.concatenate(
+        [w[(slice(None), slice(None)) + np.ix_(*grp.taps)].reshape(groups, c_out // groups, c_per * grp.size)
+         for grp in layout.groups],
+        axis=2,
+    )
+
+
+def _flat_im2col(phases: Array, layout: FlatLayout, groups: int, c_per: int,
+                 k_rows: int) -> Callable[[Array, int, int, Copy], Array]:
+    """``im2col(buffer, start, size, copy)``: flat columns ``start .. start + size`` of every tap
+    of ``phases`` copied into ``buffer`` and returned as ``(groups, k_rows, size)`` (rows in
+    :func:`_tap_matrix`'s order), one strided ``copy`` per tap group."""
+    total = phases.shape[-1]
+    flat_phases = phases.reshape(-1)
+    # per tap group: its first element in the phases, its first buffer row, its tap grid
+    plans = []
+    row = 0
+    for grp in layout.groups:
+        inner = tuple(math.prod(grp.counts[a + 1:]) for a in range(len(grp.counts)))
+        plans.append((grp.phase * phases.shape[1] * total + grp.offset, row, grp.counts, grp.steps, grp.size, inner))
+        row += c_per * grp.size
+
+    def im2col(buffer: Array, start: int, size: int, copy: Copy) -> Array:
+        for base, first_row, counts, steps, tap_count, inner in plans:
+            shape = (groups, c_per) + counts + (size,)
+            src = strided(flat_phases, base + start, shape, (c_per * total, total) + steps + (1,))
+            dst = strided(buffer, first_row * size, shape,
+                          (k_rows * size, tap_count * size) + tuple(i * size for i in inner) + (1,))
+            copy(dst, src)
+        return buffer.reshape(groups, k_rows, size)
+
+    return im2col
 
 
 def _row_tap_group(layout: FlatLayout, w: Array) -> Optional[tuple[TapGroup, Array]]:
@@ -377,7 +396,11 @@ def _gemm_row_taps(
     over the chunk and ``k_h - 1`` more grid rows, ``Y = W' @ H`` with ``W'``
     ``(k_h * C_out/g, C_in/g * prod(k) / k_h)`` per group, and the output is the sum of the
     ``k_h`` row blocks of ``Y``, each shifted by its tap's row: a third of the copies of the
-    flat im2col for 3x3 kernels, and a squarer product (``benchmarks/bench_ops_alternatives.py``)."""
+    flat im2col for 3x3 kernels, and a squarer product (``benchmarks/bench_ops_alternatives.py``).
+
+    Long because the per-thread worker is a closure over the chunk plan, its buffers and the
+    sizes computed here; the weight layout and the shifted sum are apart
+    (:func:`_row_tap_matrix`, :func:`_sum_shifted`)."""
     c_out, c_per = w.shape[:2]
     out_per = c_out // groups
     row = len(grp.counts) - 2
@@ -387,9 +410,7 @@ def _gemm_row_taps(
     k_counts = grp.counts[:row] + grp.counts[row + 1:]
     k_steps = grp.steps[:row] + grp.steps[row + 1:]
     k_rows = c_per * math.prod(k_counts)
-    taps = w[(slice(None), slice(None)) + np.ix_(*grp.taps)].reshape((groups, out_per, c_per) + grp.counts)
-    # rows (row tap, output channel), columns (input channel, other taps)
-    wm = np.ascontiguousarray(np.moveaxis(taps, 3 + row, 1)).reshape(groups, row_taps * out_per, k_rows)
+    wm = _row_tap_matrix(w, grp, groups)
     total = phases.shape[-1]
     flat_phases = phases.reshape(-1)
     base = grp.phase * phases.shape[1] * total + grp.offset
@@ -412,11 +433,8 @@ def _gemm_row_taps(
                 np.copyto(h, strided(flat_phases, base + chunk.start, shape, (c_per * total, total) + k_steps + (1,)))
                 y = y_buffer[: row_taps * c_out * width].reshape(groups, row_taps * out_per, width)
                 np.matmul(wm, h.reshape(groups, k_rows, width), out=y)
-                blocks = y.reshape(groups, row_taps, out_per, width)
                 total_sum = sum_buffer[: c_out * size].reshape(groups, out_per, size)
-                np.add(blocks[:, 0, :, :size], blocks[:, 1, :, shifts[1]:shifts[1] + size], out=total_sum)
-                for t in range(2, row_taps):
-                    np.add(total_sum, blocks[:, t, :, shifts[t]:shifts[t] + size], out=total_sum)
+                _sum_shifted(y.reshape(groups, row_taps, out_per, width), shifts, size, total_sum)
                 out_src, out_dst = chunk_views(total_sum.reshape(c_out, size), result, layout, chunk)
                 np.copyto(out_dst, out_src)
 
@@ -424,6 +442,23 @@ def _gemm_row_taps(
 
         _parallel.run_workers(len(chunks), make_worker, threads=_parallel.num_threads() if own_threads else 1)
     return result
+
+
+def _row_tap_matrix(w: Array, grp: TapGroup, groups: int) -> Array:
+    """``W'`` of :func:`_gemm_row_taps`: per group, rows (row tap, output channel), columns
+    (input channel, the other taps)."""
+    c_out, c_per = w.shape[:2]
+    row = len(grp.counts) - 2
+    taps = w[(slice(None), slice(None)) + np.ix_(*grp.taps)].reshape((groups, c_out // groups, c_per) + grp.counts)
+    return np.ascontiguousarray(np.moveaxis(taps, 3 + row, 1)).reshape(
+        groups, grp.counts[row] * (c_out // groups), c_per * math.prod(grp.counts) // grp.counts[row])
+
+
+def _sum_shifted(blocks: Array, shifts: list[int], size: int, out: Array) -> None:
+    """``out = sum_t blocks[:, t, :, shifts[t] : shifts[t] + size]`` (at least two ``t``)."""
+    np.add(blocks[:, 0, :, :size], blocks[:, 1, :, shifts[1]:shifts[1] + size], out=out)
+    for t in range(2, len(shifts)):
+        np.add(out, blocks[:, t, :, shifts[t]:shifts[t] + size], out=out)
 
 
 def _depthwise_taps(
@@ -443,23 +478,22 @@ def _depthwise_taps(
     Each thread takes blocks of channels: it copies them into the flat phase layout, then per run
     of columns copies the taps (one strided copy per tap group) and multiplies; runs are sized so
     the buffer stays near the cache, and blocks so that each NumPy call has real work (threads
-    contend for the GIL between calls)."""
+    contend for the GIL between calls).
+
+    Long because the per-thread worker is a closure over the block and run sizes computed here;
+    the tap copies are apart (:func:`_channel_im2col`)."""
     batch = x.shape[0]
-    c_out = w.shape[0]
-    mult = c_out // groups
+    mult = w.shape[0] // groups
     valid = (batch - 1) * layout.cells + layout.span(outputs)
     taps = math.prod(w.shape[2:])
-    wm = np.concatenate(
-        [w[(slice(None), 0) + np.ix_(*grp.taps)].reshape(groups, mult, grp.size) for grp in layout.groups], axis=2
-    )
-    result = np.empty((batch, c_out) + outputs, dtype=x.dtype)
+    wm = _tap_matrix(w, layout, groups)
+    result = np.empty((batch, w.shape[0]) + outputs, dtype=x.dtype)
     threads = _parallel.num_threads()
     block = max(1, min(_DEPTHWISE_BLOCK, groups // (4 * threads), max_buffer_bytes // (threads * taps * x.itemsize)))
     workers = max(1, min(threads, max_buffer_bytes // (block * taps * x.itemsize)))
     # each worker's im2col buffer: block * taps * run values, all of them within max_buffer_bytes
     run = chunk_length(block * taps * x.itemsize, valid, max_buffer_bytes // workers, _PREFERRED_COLS_BYTES)
     copies = phase_copies(tuple(x.shape[2:]), layout, stride, pad_before, padded)
-    blocks = -(-groups // block)
 
     def make_worker() -> Callable[[int], None]:
         rows = np.empty((block, mult, valid), dtype=x.dtype)
@@ -472,19 +506,9 @@ def _depthwise_taps(
             source = scatter_phases(x[:, g0:g1], layout, stride, pad_before, padded, parallel=False,
                                     out=reuse.get(count), copies=copies)
             reuse[count] = source
-            flat = source.reshape(-1)
-            per_phase = source.shape[1] * source.shape[2]
             for start in range(0, valid, run):
                 size = min(run, valid - start)
-                first = 0
-                for grp in layout.groups:
-                    shape = (count,) + grp.counts + (size,)
-                    inner = tuple(math.prod(grp.counts[a + 1:]) * size for a in range(len(grp.counts)))
-                    src = strided(flat, grp.phase * per_phase + grp.offset + start, shape,
-                                  (source.shape[2],) + grp.steps + (1,))
-                    np.copyto(strided(buffer, first * size, shape, (taps * size,) + inner + (1,)), src)
-                    first += grp.size
-                cols = buffer[: count * taps * size].reshape(count, taps, size)
+                cols = _channel_im2col(source, layout, start, size, buffer[: count * taps * size])
                 np.matmul(wm[g0:g1], cols, out=rows[:count, :, start:start + size])
             view = strided(rows.reshape(-1), 0, (count * mult, batch) + outputs, (valid, layout.cells) + layout.pitch)
             np.copyto(np.swapaxes(result[:, g0 * mult:g1 * mult], 0, 1), view)
@@ -492,8 +516,25 @@ def _depthwise_taps(
         return work
 
     with _parallel.single_threaded_blas() as own_threads:
-        _parallel.run_workers(blocks, make_worker, threads=workers if own_threads else 1)
+        _parallel.run_workers(-(-groups // block), make_worker, threads=workers if own_threads else 1)
     return result
+
+
+def _channel_im2col(source: Array, layout: FlatLayout, start: int, size: int, buffer: Array) -> Array:
+    """Flat columns ``start .. start + size`` of every tap of each channel of ``source``
+    (phases, channels, cells) copied into ``buffer``, as ``(channels, taps, size)``, one strided
+    copy per tap group."""
+    count, cells = source.shape[1], source.shape[2]
+    taps = sum(grp.size for grp in layout.groups)
+    flat = source.reshape(-1)
+    first = 0
+    for grp in layout.groups:
+        shape = (count,) + grp.counts + (size,)
+        inner = tuple(math.prod(grp.counts[a + 1:]) * size for a in range(len(grp.counts)))
+        src = strided(flat, grp.phase * count * cells + grp.offset + start, shape, (cells,) + grp.steps + (1,))
+        np.copyto(strided(buffer, first * size, shape, (taps * size,) + inner + (1,)), src)
+        first += grp.size
+    return buffer.reshape(count, taps, size)
 
 
 def _grouped_product(wm: Array, cols: Array, out: Array) -> Callable[[int, int], None]:
@@ -543,11 +584,12 @@ def conv_transpose_with_geometry(
     x: Array, w: Array, geo: LayerGeometry, max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES,
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
 ) -> Array:
-    """Transposed convolution of channels-first ``x`` with the crop and sizes of ``geo`` (no bias).
+    """Transposed convolution of channels-first ``x`` with the crop and sizes of ``geo`` (no bias):
+    per chunk of flat input columns, ``cols = W^T @ x`` per group, then col2im
+    (:func:`_col2im_add`) into the phases of the full output, cropped by :func:`_gather_crop`.
 
     Only the phases (output residues mod the stride) that some tap writes are stored; with a
-    stride larger than the kernel's reach the others are zeros of the output. (Over 50 lines:
-    the layout, the buffer checks and the chunk loop share the same dozen sizes.)"""
+    stride larger than the kernel's reach the others are zeros of the output."""
     batch, c_in = x.shape[:2]
     groups = geo.groups
     in_per = c_in // groups
@@ -556,17 +598,8 @@ def conv_transpose_with_geometry(
     outputs = geo.output
     if batch == 0 or c_out == 0 or c_in == 0 or min(outputs) <= 0:
         return np.zeros((batch, c_out) + tuple(max(o, 0) for o in outputs), dtype=x.dtype)
-    stride, dilation, kernel = geo.stride, geo.dilation, geo.kernel
     sizes = tuple(x.shape[2:])
-    # Full-output coordinates p = i*s + j*d, extended to cover the requested crop window.
-    full = tuple((n - 1) * s + (k - 1) * d + 1 for n, s, k, d in zip(sizes, stride, kernel, dilation))
-    lo = tuple(min(0, a.pad_before) for a in geo.axes)
-    hi = tuple(max(f, a.pad_before + a.output) for f, a in zip(full, geo.axes))
-    shift = tuple(-v for v in lo)
-    layout = make_layout(
-        kernel, stride, dilation, sizes, shift=shift,
-        min_grid=tuple(-(-(h - low) // s) for h, low, s in zip(hi, lo, stride)),
-    )
+    layout, lo = _transposed_layout(geo, sizes)
     cells = layout.cells
     total = batch * cells
     item = x.itemsize
@@ -577,10 +610,10 @@ def conv_transpose_with_geometry(
     dst = strided(xin.reshape(-1), 0, (c_in, batch) + sizes, (total, cells) + layout.pitch)
     np.copyto(dst, np.swapaxes(x, 0, 1))
     valid = (batch - 1) * cells + layout.span(sizes)
-    ktaps = math.prod(kernel)
+    ktaps = math.prod(geo.kernel)
     wt = np.concatenate(
         [np.moveaxis(
-            w.reshape((groups, in_per, out_per) + kernel)[(slice(None),) * 3 + np.ix_(*grp.taps)], 1, -1
+            w.reshape((groups, in_per, out_per) + geo.kernel)[(slice(None),) * 3 + np.ix_(*grp.taps)], 1, -1
         ).reshape(groups, out_per * grp.size, in_per) for grp in layout.groups],
         axis=1,
     )
@@ -594,16 +627,38 @@ def conv_transpose_with_geometry(
         size = min(length, valid - start)
         cols = buffer[: groups * out_per * ktaps * size].reshape(groups, out_per * ktaps, size)
         np.matmul(wt, xin3[:, :, start:start + size], out=cols)
-        row = 0
-        for grp in layout.groups:
-            block = cols[:, row:row + out_per * grp.size].reshape((groups, out_per) + grp.counts + (size,))
-            for t in np.ndindex(*grp.counts):
-                offset = start + grp.offset + sum(ti * st for ti, st in zip(t, grp.steps))
-                target = out4[grp.phase, :, :, offset:offset + size]
-                np.add(target, block[(slice(None), slice(None)) + t], out=target)
-            row += out_per * grp.size
+        _col2im_add(cols, out4, layout, start)
     first = tuple(a.pad_before - low for a, low in zip(geo.axes, lo))
-    return _gather_crop(outph, layout, batch, c_out, stride, first, outputs)
+    return _gather_crop(outph, layout, batch, c_out, geo.stride, first, outputs)
+
+
+def _transposed_layout(geo: LayerGeometry, sizes: tuple[int, ...]) -> tuple[FlatLayout, tuple[int, ...]]:
+    """The phase layout of the full output ``p = i*s + j*d`` (``(n-1)*s + d*(k-1) + 1`` per
+    axis), extended to cover the crop window, and where that extension starts (``lo <= 0``)."""
+    stride, dilation, kernel = geo.stride, geo.dilation, geo.kernel
+    full = tuple((n - 1) * s + (k - 1) * d + 1 for n, s, k, d in zip(sizes, stride, kernel, dilation))
+    lo = tuple(min(0, a.pad_before) for a in geo.axes)
+    hi = tuple(max(f, a.pad_before + a.output) for f, a in zip(full, geo.axes))
+    layout = make_layout(
+        kernel, stride, dilation, sizes, shift=tuple(-v for v in lo),
+        min_grid=tuple(-(-(h - low) // s) for h, low, s in zip(hi, lo, stride)),
+    )
+    return layout, lo
+
+
+def _col2im_add(cols: Array, out4: Array, layout: FlatLayout, start: int) -> None:
+    """Add each tap's rows of ``cols`` (groups, C_out/g * taps, size), for flat input columns
+    ``start ..``, into ``out4`` (phases, groups, C_out/g, cells) at the tap's shift."""
+    groups, size = cols.shape[0], cols.shape[2]
+    out_per = out4.shape[2]
+    row = 0
+    for grp in layout.groups:
+        block = cols[:, row:row + out_per * grp.size].reshape((groups, out_per) + grp.counts + (size,))
+        for t in np.ndindex(*grp.counts):
+            offset = start + grp.offset + sum(ti * st for ti, st in zip(t, grp.steps))
+            target = out4[grp.phase, :, :, offset:offset + size]
+            np.add(target, block[(slice(None), slice(None)) + t], out=target)
+        row += out_per * grp.size
 
 
 def _gather_crop(

@@ -5,18 +5,17 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..errors import GeometryError
+from ..optional import needed
 
 
 def onnx_model(layer: dict[str, Any], input_shape: tuple[int, ...], kernel: Any = None, bias: Any = None) -> Any:
     """One-layer model: input ``x`` of ``input_shape`` (float32), output ``y``, the layer's
     nodes and constants, ``kernel``/``bias`` as the initializers ``W``/``B`` (ONNX layout:
     :func:`convgeom.port_weights` with ``target='onnx'``)."""
-    try:
+    with needed("onnx_model", "onnx"):
         import numpy as np
         import onnx
         from onnx import TensorProto, helper, numpy_helper
-    except ImportError:
-        raise GeometryError("onnx_model needs the onnx package", fix="pip install 'convgeom[onnx]'") from None
 
     def tensor(name: str, spec: dict[str, Any]) -> Any:
         values = np.array(spec["values"], dtype=spec["dtype"]).reshape(spec["dims"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..errors import GeometryError
+from ..optional import needed
 from ..params import as_int, one_of
 from .emitters import get_emitter
 
@@ -37,10 +38,8 @@ def port_weights(
     ``(*k, I, M)``; elsewhere a convolution with ``groups = I``, which ``groups`` must give
     unless the source is Keras).
     """
-    try:
+    with needed("port_weights", "port"):
         import numpy as np
-    except ImportError:  # pragma: no cover - numpy is the one requirement of this feature
-        raise GeometryError("port_weights needs NumPy", fix="pip install 'convgeom[ops]'") from None
     op = one_of("op", op, WEIGHT_OPS)
     groups = as_int("groups", groups, low=1)
     k = np.asarray(kernel)

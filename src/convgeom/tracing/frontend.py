@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from ..errors import GeometryError
 from .records import Trace
 from .rf import Shape
 
@@ -29,13 +28,6 @@ class Frontend:
     spatial_dims: Callable[[Any, Shape], tuple[int, ...]]
     declared_shapes: Callable[[Any], list[Shape]]
     load: Optional[Callable[[str], Any]] = None
-
-
-def missing_framework(what: str, extra: str, exc: ModuleNotFoundError) -> GeometryError:
-    """The one-line error for a framework that is not installed (``what``: its name for people,
-    ``extra``: the convgeom extra that installs it)."""
-    return GeometryError(f"{what} is not installed (no module named {exc.name!r})",
-                         fix=f"pip install 'convgeom[{extra}]'")
 
 
 def leaves(value: Any, keep: Callable[[Any], bool]) -> list[Any]:

@@ -30,20 +30,18 @@ How it works
   kernel with padding='same' and output_padding=0) is traced with the geometry of the running
   backend, plus a ``keras-backend-differs`` warning.
 
-Keras is imported on first use only. With no ``KERAS_BACKEND`` set and the configured backend
-(``~/.keras/keras.json``, default TensorFlow) not installed, the ``torch`` (else ``jax``) backend
-is selected before the import, which would otherwise fail.
+Keras is imported on first use only, by :func:`convgeom.optional.import_keras`: with no
+``KERAS_BACKEND`` set and the configured backend (``~/.keras/keras.json``, default TensorFlow)
+not installed, the ``torch`` (else ``jax``) backend is selected before the import, which would
+otherwise fail.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
-import json
 import math
 import os
 import re
-import sys
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -52,46 +50,21 @@ from typing import Any, Optional
 from .. import geometry as geo
 from ..errors import GeometryError, GeometryTypeError, UserCodeError
 from ..formatting import axis_labels, first_line
+from ..optional import import_keras
 from . import builder as bld
 from . import dtypes
 from . import rf as rfm
 from .builder import TraceBuilder
 from .failures import TraceFailure
-from .frontend import Frontend, leaves, missing_framework
+from .frontend import Frontend, leaves
 from .records import Finding, ModuleCall, Trace
 from .rf import Shape, TensorRF
 
+#: what needs Keras, in :func:`convgeom.optional.import_keras`'s one line when it is missing
+_FEATURE = "tracing Keras models"
+
 
 # ------------------------------------------------------------------------------------------------
-def _import_keras() -> Any:
-    """``import keras`` (Keras 3), choosing an installed backend when none is configured."""
-    if "keras" not in sys.modules and "KERAS_BACKEND" not in os.environ:
-        configured = "tensorflow"
-        config = os.path.join(os.environ.get("KERAS_HOME", os.path.expanduser("~/.keras")), "keras.json")
-        try:
-            with open(config, encoding="utf-8") as fh:
-                configured = str(json.load(fh).get("backend", configured))
-        except (OSError, ValueError, AttributeError):
-            pass
-        module = {"tensorflow": "tensorflow", "torch": "torch", "jax": "jax", "numpy": "numpy",
-                  "openvino": "openvino"}.get(configured, configured)
-        if importlib.util.find_spec(module) is None:
-            for backend in ("torch", "jax"):
-                if importlib.util.find_spec(backend) is not None:
-                    os.environ["KERAS_BACKEND"] = backend
-                    break
-    try:
-        keras = importlib.import_module("keras")
-    except ModuleNotFoundError as exc:
-        if (exc.name or "").split(".")[0] not in ("keras", "tensorflow", "torch", "jax", "numpy"):
-            raise
-        raise missing_framework("Keras 3", "keras", exc) from exc
-    version = str(getattr(keras, "__version__", "0"))
-    if not version[:1].isdigit() or int(version.split(".")[0]) < 3:
-        raise GeometryError(f"convgeom needs Keras 3, found keras {version}", fix="pip install -U 'keras>=3'")
-    return keras
-
-
 def _dtype_name(dtype: Any) -> str:
     name = str(getattr(dtype, "name", dtype) or "float32")
     return dtypes.canonical(name.replace("torch.", ""))
@@ -933,7 +906,7 @@ def trace_keras(model: Any, input_shapes: Sequence[Shape], *, dtype: Optional[st
     """Trace a Keras 3 model (Sequential, functional, nested, or a single layer) for
     ``input_shapes`` (channels-last unless the model's layers say otherwise, batch included).
     Raises :class:`TraceFailure` where the real model would fail."""
-    keras = _import_keras()
+    keras = import_keras(_FEATURE)
     if not isinstance(model, keras.layers.Layer):
         raise GeometryTypeError(f"expected a Keras 3 model or layer, got {type(model).__name__}: pass a keras.Model "
                         "(or a .keras file)")
@@ -1013,13 +986,13 @@ def _run(model: Any, shapes: list[Shape], dtype: Optional[str]) -> Trace:
 
 def spatial_dims(model: Any, shape: Shape) -> tuple[int, ...]:
     """Channels-last ``(N, *spatial, C)`` unless the model's layers are channels-first."""
-    return tuple(_spatial(tuple(shape), _data_format(_import_keras(), model)))
+    return tuple(_spatial(tuple(shape), _data_format(import_keras(_FEATURE), model)))
 
 
 def load(path: str) -> Any:
     """Read a ``.keras`` (or legacy ``.h5``) file with ``keras.saving.load_model`` (no compile);
     a file Keras cannot read is one line."""
-    keras = _import_keras()
+    keras = import_keras(_FEATURE)
     if not os.path.exists(path):
         raise GeometryError(f"no such file {path!r}", fix="check the path")
     try:

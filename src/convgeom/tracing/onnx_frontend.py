@@ -25,11 +25,12 @@ from onnx import helper, numpy_helper
 
 from ..errors import GeometryError, GeometryTypeError
 from ..formatting import first_line
+from ..optional import needed
 from . import onnx_ops as ops
 from .builder import TraceBuilder
 from .dtypes import itemsize
 from .failures import TraceFailure
-from .frontend import Frontend, missing_framework
+from .frontend import Frontend
 from .onnx_ops import ELEMS, FLOATS, Node, Val, dtype_name
 from .records import Trace
 from .rf import Shape
@@ -313,11 +314,8 @@ class _RuntimeRefuses(Exception):
 def _runtime(model: onnx.ModelProto, feeds: dict[str, np.ndarray], node_name: str = "") -> list[np.ndarray]:
     """Run a single-node model in ONNX Runtime (CPU). A model it cannot load is a
     :class:`GeometryError` (no input would do); a run it refuses raises :class:`_RuntimeRefuses`."""
-    try:
+    with needed("tracing a node that onnx's shape inference cannot tell"):
         import onnxruntime as ort  # type: ignore[import-untyped]
-    except ModuleNotFoundError as exc:
-        raise missing_framework("ONNX Runtime (needed where onnx shape inference cannot tell a shape)",
-                                "onnx", exc) from exc
     options = ort.SessionOptions()
     options.log_severity_level = 3
     try:

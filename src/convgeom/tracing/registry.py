@@ -14,16 +14,16 @@ from typing import Any, Optional
 
 from ..dialects import canonical_framework
 from ..errors import GeometryError, GeometryTypeError, shown
+from ..optional import needed
 from . import dtypes, inputs
-from .frontend import Frontend, missing_framework
+from .frontend import Frontend
 
-#: dialect name -> (frontend name, what to install, extra)
+#: dialect name -> (frontend name, what it traces, the extra that installs its framework)
 FRONTENDS: dict[str, tuple[str, str, str]] = {
-    "torch": ("torch", "PyTorch", "torch"),
-    "tensorflow": ("keras", "Keras 3", "keras"),
-    "onnx": ("onnx", "the onnx package", "onnx"),
+    "torch": ("torch", "PyTorch models", "torch"),
+    "tensorflow": ("keras", "Keras models", "keras"),
+    "onnx": ("onnx", "ONNX models", "onnx"),
 }
-_ROOTS = {"torch", "onnx", "keras", "numpy", "tensorflow", "jax"}
 
 
 def detect_framework(model: Any) -> str:
@@ -63,17 +63,13 @@ def get_frontend(framework: str) -> Frontend:
         raise GeometryError(f"convgeom cannot trace {dialect} models (there is no {dialect} model format)",
                             fix="trace the model as PyTorch, ONNX or Keras")
     name, what, extra = FRONTENDS[dialect]
-    try:
+    with needed(f"tracing {what}", extra):
         if name == "torch":
             from . import torch_frontend as module
         elif name == "onnx":
             from . import onnx_frontend as module  # type: ignore[no-redef]
         else:
             from . import keras_frontend as module  # type: ignore[no-redef]
-    except ModuleNotFoundError as exc:
-        if (exc.name or "").split(".")[0] not in _ROOTS:
-            raise
-        raise missing_framework(what, extra, exc) from exc
     return module.FRONTEND
 
 

@@ -229,25 +229,8 @@ class Emitter:
         raise NotImplementedError
 
 
-#: the pip extra that installs each framework module
-_EXTRAS = {"torch": "torch", "keras": "keras", "jax": "jax", "jax.numpy": "jax", "jax.lax": "jax",
-           "onnx": "onnx", "onnxruntime": "onnx", "torch.nn.functional": "torch"}
-
-
-def require(module: str) -> Any:
-    """``import module``, or one line naming the extra that installs it."""
-    import importlib
-
-    try:
-        if module == "keras":  # picks an installed backend when none is configured
-            from ...tracing.keras_frontend import _import_keras
-
-            return _import_keras()
-        return importlib.import_module(module)
-    except ImportError as err:
-        extra = _EXTRAS.get(module, module)
-        raise GeometryError(f"running this needs {module.split('.')[0]} ({err})",
-                            fix=f"pip install 'convgeom[{extra}]'") from None
+#: what needs a framework that is not installed, in :mod:`convgeom.optional`'s one line
+RUNNING = "running ported code"
 
 
 def execute(code: str) -> dict[str, Any]:

@@ -10,10 +10,11 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Optional
 
 from ...arithmetic import effective_kernel
+from ...optional import require
 from ...params import RawPads
 from ..construction import Construction, SourceCall
 from ..spec import LayerSpec
-from .base import Channels, Emitter, Rendering, execute, pairs_text, per_axis_values, require, tuple_text
+from .base import RUNNING, Channels, Emitter, Rendering, execute, pairs_text, per_axis_values, tuple_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -180,7 +181,7 @@ class JaxEmitter(Emitter):
     # ----- running -----------------------------------------------------------------------
     def run_source(self, call: SourceCall, x: np.ndarray, kernel: Optional[np.ndarray],
                    bias: Optional[np.ndarray], ch: Channels) -> np.ndarray:
-        jax = require("jax")
+        jax = require("jax", RUNNING)
         d = x.ndim - 2
 
         def forward(xs: Any, w: Any, b: Any) -> Any:  # one jit: one XLA compilation per layer
@@ -193,7 +194,7 @@ class JaxEmitter(Emitter):
         """The source layer with lax's own padding arguments (strings, pairs, raw pads)."""
         import numpy as np
 
-        jnp, lax = require("jax.numpy"), require("jax.lax")
+        jnp, lax = require("jax.numpy", RUNNING), require("jax.lax", RUNNING)
         kw = call.kwargs
         stride = per_axis_values(call, "stride", d, None)
         if stride[0] is None:
@@ -226,7 +227,7 @@ class JaxEmitter(Emitter):
 
     def run_code(self, code: str, x: np.ndarray, kernel: Optional[np.ndarray],
                  bias: Optional[np.ndarray]) -> np.ndarray:
-        jax = require("jax")
+        jax = require("jax", RUNNING)
         layer = jax.jit(execute(code)["layer"])
         xs = self.to_native(x)
         return self.from_native(layer(xs) if kernel is None else layer(xs, kernel, bias))

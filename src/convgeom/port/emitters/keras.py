@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Optional
 
+from ...optional import import_keras
 from ..construction import Construction, SourceCall
 from ..spec import LayerSpec, Pads
-from .base import Channels, Emitter, Rendering, compact, execute, pairs_text, require
+from .base import RUNNING, Channels, Emitter, Rendering, compact, execute, pairs_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -245,7 +246,7 @@ class KerasEmitter(Emitter):
     # ----- running -----------------------------------------------------------------------
     def run_source(self, call: SourceCall, x: np.ndarray, kernel: Optional[np.ndarray],
                    bias: Optional[np.ndarray], ch: Channels) -> np.ndarray:
-        keras = require("keras")
+        keras = import_keras(RUNNING)
         kw, d = call.kwargs, x.ndim - 2
         padding = kw.get("padding", "valid")
         if call.op in ("conv", "conv_transpose"):
@@ -266,7 +267,7 @@ class KerasEmitter(Emitter):
 
     def run_code(self, code: str, x: np.ndarray, kernel: Optional[np.ndarray],
                  bias: Optional[np.ndarray]) -> np.ndarray:
-        keras = require("keras")
+        keras = import_keras(RUNNING)
         names = execute(code)
         if kernel is not None:
             names["set_weights"](kernel, bias)

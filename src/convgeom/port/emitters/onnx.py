@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from itertools import product
 from typing import TYPE_CHECKING, Any, Optional
 
+from ...optional import require
 from ..construction import Construction, SourceCall
 from ..spec import LayerSpec, Pads
-from .base import ONNX_OPSET, Channels, Emitter, Rendering, execute, per_axis_values, require
+from .base import ONNX_OPSET, RUNNING, Channels, Emitter, Rendering, execute, per_axis_values
 
 if TYPE_CHECKING:
     import numpy as np
@@ -190,7 +191,7 @@ def _run_onnx(layer: dict[str, Any], x: np.ndarray, kernel: Optional[np.ndarray]
               bias: Optional[np.ndarray]) -> np.ndarray:
     from ..onnx_model import onnx_model
 
-    ort = require("onnxruntime")
+    ort = require("onnxruntime", RUNNING)
 
     model = onnx_model(layer, x.shape, kernel, bias)
     options = ort.SessionOptions()

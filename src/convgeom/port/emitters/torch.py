@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from itertools import product
 from typing import TYPE_CHECKING, Any, Optional
 
+from ...optional import require
 from ..construction import Construction, SourceCall
 from ..spec import LayerSpec, Pads
-from .base import Channels, Emitter, Rendering, compact, execute, require
+from .base import RUNNING, Channels, Emitter, Rendering, compact, execute
 
 if TYPE_CHECKING:
     import numpy as np
@@ -176,8 +177,8 @@ class TorchEmitter(Emitter):
     # ----- running -----------------------------------------------------------------------
     def run_source(self, call: SourceCall, x: np.ndarray, kernel: Optional[np.ndarray],
                    bias: Optional[np.ndarray], ch: Channels) -> np.ndarray:
-        torch = require("torch")
-        F = require("torch.nn.functional")
+        torch = require("torch", RUNNING)
+        F = require("torch.nn.functional", RUNNING)
         kw, d = call.kwargs, x.ndim - 2
         t = torch.as_tensor(x)
         with torch.no_grad():
@@ -215,7 +216,7 @@ class TorchEmitter(Emitter):
 
     def run_code(self, code: str, x: np.ndarray, kernel: Optional[np.ndarray],
                  bias: Optional[np.ndarray]) -> np.ndarray:
-        torch = require("torch")
+        torch = require("torch", RUNNING)
         names = execute(code)
         if kernel is not None:
             names["set_weights"](kernel, bias)
