@@ -23,8 +23,8 @@ from .scene import Cell, Frame, Grid, Heat, Pos, Scene, pos_text
 MARGIN = 20
 WIDTH_BUDGET = 1180
 """Grids shrink their cells to fit this many pixels side by side (labels may be wider)."""
-GIF_WIDTH_BUDGET = 880
-"""The same for animations: a frame stores the box its window changed, so smaller cells pay."""
+GIF_WIDTH_BUDGET = 720
+"""The same for animations (viewed small; a frame stores the box its window changed, so smaller cells pay)."""
 MIN_TEXT = 10
 """No text is smaller than this many pixels."""
 TITLE_SIZE = 16
