@@ -339,7 +339,7 @@ def layout(scene: Scene, budget: float = WIDTH_BUDGET) -> Layout:
         width = max(width, MARGIN + max(text_width(c, caption.size) for c in scene.sweep.captions))
     y = bottom + 30
     labels = []
-    columns = int(max(width - MARGIN, 600) / text_width("x", LABEL_SIZE))
+    columns = int(max(width - MARGIN, 760) / text_width("x", LABEL_SIZE))
     for line in scene.labels:
         for i, part in enumerate(wrap(line, columns)):
             indent = 24 if i else 0
