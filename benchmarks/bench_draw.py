@@ -120,20 +120,20 @@ def _time(call: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def run(repeats: int, gif_repeats: int) -> list[dict[str, object]]:
+def run(repeats: int, gif_repeats: int, alt_gif_repeats: int) -> list[dict[str, object]]:
     import convgeom as cg
 
     layer = cg.conv((32, 32), 3, 2, 1)
     big = cg.conv((1024, 1024), 3, 2)
     tmp = tempfile.mkdtemp(prefix="bench_draw_")
     cases = [
-        ("svg", "SVG, 32x32 -> 16x16 conv (k3 s2 p1)", repeats,
+        ("svg", "SVG, 32x32 -> 16x16 conv (k3 s2 p1)", (repeats, repeats),
          lambda: cg.draw(layer), lambda: matplotlib_svg(layer, os.path.join(tmp, "m.svg")),
          "matplotlib Rectangle patches, savefig SVG"),
-        ("gif", "GIF, 256 frames (one per output position), same layer", gif_repeats,
+        ("gif", "GIF, 256 frames (one per output position), same layer", (gif_repeats, alt_gif_repeats),
          lambda: cg.draw(layer, os.path.join(tmp, "c.gif")), lambda: matplotlib_gif(layer, os.path.join(tmp, "m.gif")),
          "matplotlib FuncAnimation + PillowWriter"),
-        ("heat", "coverage heat map, 1024x1024 input (conv k3 s2), PNG", repeats,
+        ("heat", "coverage heat map, 1024x1024 input (conv k3 s2), PNG", (repeats, repeats),
          lambda: cg.draw(big, os.path.join(tmp, "c.png"), coverage=True),
          lambda: matplotlib_heat(big, os.path.join(tmp, "m.png")),
          "NumPy np.outer of the coverage + matplotlib imshow, savefig PNG"),
@@ -141,14 +141,19 @@ def run(repeats: int, gif_repeats: int) -> list[dict[str, object]]:
     rows = []
     for key, what, reps, ours, theirs, other in cases:
         ours()
-        theirs()  # warm-up: imports, font caches
-        t_ours, t_theirs = [], []
-        for i in range(reps):
-            pair = [(t_ours, ours), (t_theirs, theirs)]
-            for bucket, call in (pair if i % 2 == 0 else pair[::-1]):
-                bucket.append(_time(call))
-        rows.append({"key": key, "what": what, "reps": reps, "ours": statistics.median(t_ours),
+        if key != "gif":
+            theirs()  # warm-up: imports, font caches (matplotlib's animation is warm after the SVG case)
+        t_ours: list[float] = []
+        t_theirs: list[float] = []
+        for i in range(max(reps)):
+            pair = [(t_ours, ours, reps[0]), (t_theirs, theirs, reps[1])]
+            for bucket, call, wanted in (pair if i % 2 == 0 else pair[::-1]):
+                if len(bucket) < wanted:
+                    bucket.append(_time(call))
+        rows.append({"key": key, "what": what, "reps": f"{reps[0]} / {reps[1]}", "ours": statistics.median(t_ours),
                      "ours_min": min(t_ours), "theirs": statistics.median(t_theirs), "other": other})
+        print(f"{key}: convgeom {statistics.median(t_ours) * 1000:.0f} ms, alternative "
+              f"{statistics.median(t_theirs) * 1000:.0f} ms", file=sys.stderr, flush=True)
     return rows
 
 
@@ -157,7 +162,7 @@ def table(rows: list[dict[str, object]], command: str) -> str:
     lines = [
         f"Produced by `{command}` (medians; convgeom and the alternative take turns, each after a warm-up).",
         "",
-        "| picture | runs | convgeom.draw median (min) | target | alternative | alternative median | ratio alternative/convgeom |",
+        "| picture | runs (convgeom / alternative) | convgeom.draw median (min) | target | alternative | alternative median | ratio alternative/convgeom |",
         "|---|---:|---:|---:|---|---:|---:|",
     ]
     for r in rows:
@@ -195,13 +200,17 @@ def write_section(path: Path, body: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=15, help="timed runs of the SVG and heat map cases")
-    parser.add_argument("--gif-repeats", type=int, default=5, help="timed runs of the GIF case")
+    parser.add_argument("--gif-repeats", type=int, default=3,
+                        help="timed runs of the GIF case (matplotlib's animation takes minutes under load)")
+    parser.add_argument("--alt-gif-repeats", type=int, default=1,
+                        help="timed runs of matplotlib's GIF (minutes each on a busy machine)")
     parser.add_argument("--write", metavar="FILE", help=f"replace the section '{SECTION}' of FILE")
     args = parser.parse_args()
     table.load_before = os.getloadavg()  # type: ignore[attr-defined]
-    rows = run(args.repeats, args.gif_repeats)
+    rows = run(args.repeats, args.gif_repeats, args.alt_gif_repeats)
     command = "python benchmarks/bench_draw.py" + (f" --repeats {args.repeats}" if args.repeats != 15 else "") + (
-        f" --gif-repeats {args.gif_repeats}" if args.gif_repeats != 5 else "")
+        f" --gif-repeats {args.gif_repeats}" if args.gif_repeats != 3 else "") + (
+        f" --alt-gif-repeats {args.alt_gif_repeats}" if args.alt_gif_repeats != 1 else "")
     body = table(rows, command)
     print(body)
     if args.write:

@@ -3,7 +3,7 @@ many input cells write each output cell), with the unread lines and gaps marked.
 
 Counts come from the engine's per-axis ``coverage()``; a cell's count is the product of its
 axes' counts (windows are boxes, so an n-D window covers a cell exactly when each axis's
-window covers its coordinate). Above :data:`~convgeom.draw.scene.MAX_CELLS` cells the grid keeps
+window covers its coordinate), which the scene keeps as the per-axis lines: O(n) for n x n. Above :data:`~convgeom.draw.scene.MAX_CELLS` cells the grid keeps
 only the counts and renderers draw it as an image, up to
 :data:`~convgeom.draw.scene.MAX_HEAT_CELLS`.
 """
@@ -18,14 +18,6 @@ from .build import check_drawable, grouped, layer_title, shape_text
 from .scene import MAX_CELLS, MAX_HEAT_CELLS, Cell, Grid, Heat, Scene, axis_names
 
 _LINE_WORDS = {"rows": "rows", "cols": "cols", "depth": "slices"}
-
-
-def _product(per_axis: list[list[int]]) -> list[int]:
-    """Row-major products of per-axis counts; ``-1`` (not counted) wins."""
-    counts = [1]
-    for axis in per_axis:
-        counts = [a * b if a >= 0 and b >= 0 else -1 for a in counts for b in axis]
-    return counts
 
 
 def coverage_scene(result: LayerGeometry) -> Scene:
@@ -56,10 +48,10 @@ def coverage_scene(result: LayerGeometry) -> Scene:
             f"a 3-D coverage heat map of {shape_text(shape)} has {size:,} cells, more than the cap of {MAX_CELLS:,}",
             fix="draw fewer slices, or a 2-D layer with the same rows and cols",
         )
-    counts = _product(per_axis)
     unread = tuple(tuple(i + off for i in a.unread()) for a, off in zip(result.axes, offsets))
     gaps = tuple(tuple(i + off for i in a.gaps()) for a, off in zip(result.axes, offsets))
-    heat = Heat(tuple(counts), max(counts, default=0), unread, gaps)
+    maximum = math.prod(max(line, default=0) for line in per_axis)
+    heat = Heat(tuple(tuple(line) for line in per_axis), max(maximum, 0), unread, gaps)
     role = "output" if transposed else "input"
     cells: tuple[Cell, ...] = ()
     if size <= MAX_CELLS:

@@ -18,13 +18,13 @@ from typing import NamedTuple, Optional, Union
 
 from .palette import HEAT_RAMP, INK, heat_colour, heat_text, lit_style
 from .scene import Arrow as ArrowSpec
-from .scene import Cell, Frame, Grid, Pos, Scene, pos_text
+from .scene import Cell, Frame, Grid, Heat, Pos, Scene, pos_text
 
 MARGIN = 20
 WIDTH_BUDGET = 1180
 """Grids shrink their cells to fit this many pixels side by side (labels may be wider)."""
-GIF_WIDTH_BUDGET = 880
-"""The same for animations: a frame stores the box its window changed, so smaller cells pay."""
+GIF_WIDTH_BUDGET = 720
+"""The same for animations (viewed small; a frame stores the box its window changed, so smaller cells pay)."""
 MIN_TEXT = 10
 """No text is smaller than this many pixels."""
 TITLE_SIZE = 16
@@ -96,8 +96,8 @@ class Dot(NamedTuple):
 
 @dataclass(frozen=True)
 class Image:
-    """A heat map too large for one rectangle per cell: ``counts`` row-major, ``rows`` x ``cols``
-    cells of ``px`` x ``py`` pixels each."""
+    """A heat map too large for one rectangle per cell: ``rows`` x ``cols`` cells of ``px`` x
+    ``py`` pixels each, counts from ``heat``."""
 
     x: float
     y: float
@@ -105,8 +105,7 @@ class Image:
     cols: int
     px: int
     py: int
-    counts: tuple[int, ...]
-    maximum: int
+    heat: Heat
     role: str = "input"
 
 
@@ -139,10 +138,10 @@ class GridLayout:
 
     def corner(self, pos: Pos) -> tuple[float, float]:
         c = self.cell
-        if self.ndim == 1:
-            return self.x + pos[0] * c, self.y
-        if self.ndim == 2:
+        if len(pos) == 2:
             return self.x + pos[1] * c, self.y + pos[0] * c
+        if len(pos) == 1:
+            return self.x + pos[0] * c, self.y
         width = self.shape[2] * c + SLICE_GAP
         return self.x + pos[0] * width + pos[2] * c, self.y + pos[1] * c
 
@@ -234,23 +233,21 @@ def _place_grid(g: Grid, x: float, y: float, cell: float, copies: list[ArrowSpec
     title = Label(x, y - 8, g.title, GRID_TITLE_SIZE, bold=True)
     probe = GridLayout(g.name, g.shape, x, y, cell, title, ())
     heat = g.heat
-    counts = heat.counts if heat is not None else None
     maximum = heat.maximum if heat is not None else 0
     rects = []
-    if g.cells:
-        index = {c.pos: i for i, c in enumerate(g.cells)} if counts is not None else {}
-        for c in g.cells:
-            cx, cy = probe.corner(c.pos)
-            count = None
-            if counts is not None and c.role != "pad":
-                count = counts[index[c.pos]]
-            rects.append(_cell_rect(g, cell, cx, cy, c, count, maximum))
+    for c in g.cells:
+        cx, cy = probe.corner(c.pos)
+        if heat is None and not c.text and not c.note:  # most cells: no text to fit (kept fast: 50 ms budget)
+            rects.append(Rect(cx, cy, cell, cell, c.style, c.role, pos_text(c.pos), c.fill))
+            continue
+        count = heat.count(c.pos) if heat is not None and c.role != "pad" else None
+        rects.append(_cell_rect(g, cell, cx, cy, c, count, maximum))
     extras: list[Item] = []
     if heat is not None and not g.cells:
         rows, cols = (1, g.shape[0]) if len(g.shape) == 1 else (g.shape[0], g.shape[1])
         role = "output" if g.name == "output" else "input"
         extras.append(Image(x, y, rows, cols, int(cell), int(cell) if len(g.shape) > 1 else 16,
-                            heat.counts, heat.maximum, role))
+                            heat, role))
     if heat is not None:
         extras.extend(_unread_marks(probe, heat.unread))
     extras.extend(_marks(probe, g))
@@ -342,7 +339,7 @@ def layout(scene: Scene, budget: float = WIDTH_BUDGET) -> Layout:
         width = max(width, MARGIN + max(text_width(c, caption.size) for c in scene.sweep.captions))
     y = bottom + 30
     labels = []
-    columns = int(max(width - MARGIN, 600) / text_width("x", LABEL_SIZE))
+    columns = int(max(width - MARGIN, 760) / text_width("x", LABEL_SIZE))
     for line in scene.labels:
         for i, part in enumerate(wrap(line, columns)):
             indent = 24 if i else 0

@@ -9,6 +9,7 @@ picture reads in greyscale too.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 INK = "#1a1a1a"
@@ -121,17 +122,21 @@ RASTER_PAD = "#cfcfcf"
 """Padding in a heat map drawn as an image (no outlines there, so darker than a padding cell)."""
 
 
-def heat_pixels(counts: tuple[int, ...], rows: int, cols: int, px: int, py: int,
+def heat_pixels(rows: Iterable[tuple[int, ...]], px: int, py: int,
                 maximum: int) -> tuple[list[tuple[int, int, int]], bytes]:
     """A heat map as palette indices, row-major, each cell ``px`` x ``py`` pixels: the palette
-    (padding, unread, then :data:`HEAT_RAMP`) and the index bytes. ``counts`` holds ``-1`` for
-    padding, which indexes the last entry of the lookup table."""
+    (padding, unread, then :data:`HEAT_RAMP`) and the index bytes. Counts of ``-1`` (padding)
+    index the last entry of the lookup table; identical rows are converted once."""
     palette = [rgb(RASTER_PAD), rgb(STYLES["unread"].fill)] + [rgb(c) for c in HEAT_RAMP]
     lut = [1] + [2 + HEAT_RAMP.index(heat_colour(c, maximum)) for c in range(1, maximum + 1)] + [0]
+    done: dict[tuple[int, ...], bytes] = {}
     lines = []
-    for r in range(rows):
-        line = bytes(map(lut.__getitem__, counts[r * cols:(r + 1) * cols]))
-        if px > 1:
-            line = b"".join(bytes((v,)) * px for v in line)
-        lines.append(line * py)
+    for row in rows:
+        line = done.get(row)
+        if line is None:
+            line = bytes(map(lut.__getitem__, row))
+            if px > 1:
+                line = b"".join(bytes((v,)) * px for v in line)
+            done[row] = line = line * py
+        lines.append(line)
     return palette, b"".join(lines)

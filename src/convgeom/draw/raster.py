@@ -47,6 +47,21 @@ def _pil() -> Any:
     return PILImage, ImageDraw
 
 
+@functools.lru_cache(maxsize=4096)
+def _glyph(size: int, ch: str) -> tuple[Any, tuple[int, int]]:
+    """One character as a 1-bit mask and its offset from the pen position on the baseline."""
+    pil_image, image_draw = _pil()
+    font = _font(size)
+    left, top, right, bottom = font.getbbox(ch, anchor="ls")
+    if right <= left or bottom <= top:
+        return None, (0, 0)
+    mask = pil_image.new("1", (right - left, bottom - top), 0)
+    draw = image_draw.Draw(mask)
+    draw.fontmode = "1"
+    draw.text((-left, -top), ch, fill=1, font=font, anchor="ls")
+    return mask, (left, top)
+
+
 @functools.lru_cache(maxsize=32)
 def _font(size: int) -> Any:
     from PIL import ImageFont
@@ -98,10 +113,10 @@ class _Canvas:
         h = y1 - y0
         if r.text:
             ty = y0 + h / 2 + r.text_size * 0.35 - (r.note_size * 0.45 if r.note else 0)
-            self.draw.text((cx, ty), r.text, fill=colour, font=_font(round(r.text_size)), anchor="ms")
+            self.text((cx, ty), r.text, colour, round(r.text_size), "ms")
         if r.note:
             ny = y1 - 4 if r.text else y0 + h / 2 + r.note_size * 0.35
-            self.draw.text((cx, ny), r.note, fill=colour, font=_font(round(r.note_size)), anchor="ms")
+            self.text((cx, ny), r.note, colour, round(r.note_size), "ms")
 
     def _hatch(self, x0: int, y0: int, x1: int, y1: int, colour: str) -> None:
         for k in range(0, (x1 - x0) + (y1 - y0), 6):
@@ -129,10 +144,25 @@ class _Canvas:
     def label(self, label: Label) -> None:
         x, y = self._xy(label.x, label.y)
         anchor = {"start": "ls", "middle": "ms", "end": "rs"}[label.anchor]
-        font = _font(round(label.size))
-        self.draw.text((x, y), label.text, fill=label.colour, font=font, anchor=anchor)
+        self.text((x, y), label.text, label.colour, round(label.size), anchor)
         if label.bold:
-            self.draw.text((x + 1, y), label.text, fill=label.colour, font=font, anchor=anchor)
+            self.text((x + 1, y), label.text, label.colour, round(label.size), anchor)
+
+    def text(self, xy: tuple[float, float], text: str, colour: str, size: int, anchor: str) -> None:
+        """Antialiased text on RGB pages; on palette (GIF) pages, text without antialiasing put
+        together from cached glyphs: a frame's caption costs pastes, not a FreeType render."""
+        if self.image.mode != "P":
+            self.draw.text(xy, text, fill=colour, font=_font(size), anchor=anchor)
+            return
+        font = _font(size)
+        width = font.getlength(text)
+        x = xy[0] - {"l": 0.0, "m": width / 2, "r": width}[anchor[0]]
+        ink = self.draw._getink(colour)[0]  # the palette index of the colour
+        for ch in text:
+            mask, (dx, dy) = _glyph(size, ch)
+            if mask is not None:
+                self.image.paste(ink, (round(x) + dx, round(xy[1]) + dy), mask)
+            x += font.getlength(ch)
 
     def arrow(self, a: Arrow) -> None:
         colour = STYLES[a.style].stroke
@@ -155,7 +185,7 @@ class _Canvas:
 
     def heat_image(self, img: Image) -> None:
         pil_image, _ = _pil()
-        palette, pixels = heat_pixels(img.counts, img.rows, img.cols, img.px, img.py, img.maximum)
+        palette, pixels = heat_pixels(img.heat.rows(), img.px, img.py, img.heat.maximum)
         tile = pil_image.frombytes("P", (img.cols * img.px, img.rows * img.py), pixels)
         tile.putpalette([v for c in palette for v in c])
         tile = tile.convert("RGB")

@@ -50,6 +50,8 @@ def axis_names(ndim: int) -> tuple[str, ...]:
 
 def pos_text(pos: Pos) -> str:
     """``data-pos``: ``"r,c"`` in 2-D, ``"c"`` in 1-D."""
+    if len(pos) == 2:
+        return f"{pos[0]},{pos[1]}"
     return ",".join(map(str, pos))
 
 
@@ -79,14 +81,36 @@ class Cell(NamedTuple):
 
 @dataclass(frozen=True)
 class Heat:
-    """Coverage counts of a grid: ``counts`` row-major over the whole grid (``-1`` where nothing is
-    counted, e.g. padding), the largest count, and per axis the grid lines no window reads
-    (``unread``) and those of them lying between read lines (``gaps``)."""
+    """Coverage counts of a grid. Windows are boxes, so a cell's count is the product of its
+    axes' counts: ``lines[a][g]`` is the count of grid line ``g`` on axis ``a`` (``-1`` where
+    nothing is counted, e.g. padding). Also the largest count and per axis the grid lines no
+    window reads (``unread``) and those of them lying between read lines (``gaps``)."""
 
-    counts: tuple[int, ...]
+    lines: tuple[tuple[int, ...], ...]
     maximum: int
     unread: tuple[tuple[int, ...], ...]
     gaps: tuple[tuple[int, ...], ...]
+
+    def count(self, pos: Pos) -> int:
+        """The count of one cell (``-1``: not counted)."""
+        value = 1
+        for line, g in zip(self.lines, pos):
+            if line[g] < 0:
+                return -1
+            value *= line[g]
+        return value
+
+    def rows(self) -> Iterator[tuple[int, ...]]:
+        """Counts row by row (one row in 1-D; 2-D only), row-major."""
+        if len(self.lines) == 1:
+            yield self.lines[0]
+            return
+        rows, cols = self.lines
+        made: dict[int, tuple[int, ...]] = {}  # rows with one factor are equal: built once
+        for factor in rows:
+            if factor not in made:
+                made[factor] = tuple(-1 if factor < 0 or c < 0 else factor * c for c in cols)
+            yield made[factor]
 
 
 @dataclass(frozen=True)

@@ -161,7 +161,7 @@ def _item(item: Item) -> str:
 
 
 def _image(img: Image) -> str:
-    palette, pixels = heat_pixels(img.counts, img.rows, img.cols, img.px, img.py, img.maximum)
+    palette, pixels = heat_pixels(img.heat.rows(), img.px, img.py, img.heat.maximum)
     data = png_bytes(img.cols * img.px, img.rows * img.py, palette, pixels)
     href = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
     return (f'<image data-role="{img.role}" x="{_n(img.x)}" y="{_n(img.y)}" width="{img.cols * img.px}" '

@@ -62,14 +62,14 @@ def _tokens(scene: Scene, frame: Optional[Frame]) -> dict[str, dict[Pos, Token]]
         lit[(frame.target_grid, frame.target)] = "focus"
     out: dict[str, dict[Pos, Token]] = {}
     for g in scene.grids:
-        counts = g.heat.counts if g.heat is not None else None
         tokens: dict[Pos, Token] = {}
-        for i, c in enumerate(g.cells):
+        for c in g.cells:
             style = c.style
             text = c.text
-            if counts is not None and c.role != "pad":
-                text = str(counts[i])
-                style = "unread" if counts[i] == 0 else style
+            if g.heat is not None and c.role != "pad":
+                count = g.heat.count(c.pos)
+                text = str(count)
+                style = "unread" if count == 0 else style
             if not text:
                 text = "+" if c.pos in marks.get(g.name, ()) else STYLES[style].glyph
             kind = lit.get((g.name, c.pos), "")
