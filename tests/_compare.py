@@ -1,5 +1,6 @@
 """How the ops' differential tests compare an output with the framework's: relative error
-(max |diff| / max |reference|) below 1e-9 in float64 and 1e-5 in float32, same dtype and shape."""
+(max |diff| / max |reference|) below 1e-9 in float64 and 1e-5 in float32, same dtype and shape;
+and the reference pads they share where no framework is installed to ask (TensorFlow's 'SAME')."""
 
 from __future__ import annotations
 
@@ -30,3 +31,12 @@ def check(ours: np.ndarray, ref: np.ndarray, dtype: type,
     assert ours.dtype == np.dtype(dtype)
     assert ours.shape == ref.shape
     assert err(ours, ref) < TOL[dtype]
+
+
+def tf_same_pads(n: int, k: int, s: int, d: int = 1) -> tuple[int, int]:
+    """TensorFlow 'SAME' (``kernel_shape_util.cc``), written out here independently of the engine:
+    ``total = max(0, (ceil(n / s) - 1) * s + d*(k-1) + 1 - n)``, the smaller half before."""
+    e = d * (k - 1) + 1
+    out = -(-n // s)
+    total = max(0, (out - 1) * s + e - n)
+    return total // 2, total - total // 2

@@ -18,6 +18,8 @@ from convgeom import GeometryError
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
+from _torch_ops import ADAPTIVE_AVG, AVGPOOL, CONV, CONV_MODULE, CONVT, MAXPOOL  # noqa: E402
+
 
 def torch_ok(call: Any) -> bool:
     try:
@@ -48,13 +50,6 @@ def _w(nd: int) -> Any:
     return torch.zeros((1, 1) + (3,) * nd)
 
 
-CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
-CONVT = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
-MAXPOOL = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
-AVGPOOL = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
-ADAPTIVE = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}
-MODULE = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d, 3: torch.nn.Conv3d}
-
 # (name, torch call given nd and the value, convgeom call given nd and the value); the value is
 # a tuple of `count` copies of a legal per-axis value
 CASES: list[tuple[str, Any, Any, int]] = [
@@ -62,7 +57,7 @@ CASES: list[tuple[str, Any, Any, int]] = [
     ("conv padding", lambda nd, v: CONV[nd](_x(nd), _w(nd), padding=v), lambda nd, v: cg.conv((6,) * nd, 3, 1, v), 1),
     ("conv dilation", lambda nd, v: CONV[nd](_x(nd), _w(nd), dilation=v),
      lambda nd, v: cg.conv((6,) * nd, 3, 1, 0, v), 2),
-    ("Conv module kernel", lambda nd, v: MODULE[nd](1, 1, v)(_x(nd)), lambda nd, v: cg.conv((6,) * nd, v), 3),
+    ("Conv module kernel", lambda nd, v: CONV_MODULE[nd](1, 1, v)(_x(nd)), lambda nd, v: cg.conv((6,) * nd, v), 3),
     ("conv_transpose stride", lambda nd, v: CONVT[nd](_x(nd), _w(nd), stride=v),
      lambda nd, v: cg.conv_transpose((6,) * nd, 3, v), 2),
     ("conv_transpose output_padding", lambda nd, v: CONVT[nd](_x(nd), _w(nd), stride=2, output_padding=v),
@@ -76,7 +71,7 @@ CASES: list[tuple[str, Any, Any, int]] = [
     ("avg_pool padding", lambda nd, v: AVGPOOL[nd](_x(nd), 3, 1, v), lambda nd, v: cg.avg_pool((6,) * nd, 3, 1, v), 1),
     ("unfold kernel", lambda nd, v: F.unfold(_x(nd), v), lambda nd, v: cg.unfold((6,) * nd, v), 2),
     ("unfold stride", lambda nd, v: F.unfold(_x(nd), 2, stride=v), lambda nd, v: cg.unfold((6,) * nd, 2, v), 2),
-    ("adaptive output_size", lambda nd, v: ADAPTIVE[nd](_x(nd), v), lambda nd, v: cg.adaptive_avg_pool((6,) * nd, v), 3),
+    ("adaptive output_size", lambda nd, v: ADAPTIVE_AVG[nd](_x(nd), v), lambda nd, v: cg.adaptive_avg_pool((6,) * nd, v), 3),
     ("interpolate size", lambda nd, v: F.interpolate(_x(nd), size=v), lambda nd, v: cg.interpolate((6,) * nd, v), 4),
     ("interpolate scale_factor", lambda nd, v: F.interpolate(_x(nd), scale_factor=tuple(float(x) for x in v)),
      lambda nd, v: cg.interpolate((6,) * nd, scale_factor=tuple(float(x) for x in v)), 2),

@@ -7,7 +7,8 @@ AttributeError, a NumPy error, ...) is a failure. The calls run in a child proce
 address-space limit (``resource.setrlimit(RLIMIT_AS)``), so a regression that tries to
 allocate gigabytes fails with MemoryError instead of taking the test runner down, and with a
 per-case budget (a hang guard of ``CASE_SECONDS``, far above what any case needs: not a timing
-assertion). The child keeps going after a failure and reports every distinct failure class.
+assertion); the harness is ``tests/_fuzz.py``. The child keeps going after a failure and reports
+every distinct failure class.
 
 Run one function by hand: ``python tests/test_api_fuzz.py conv`` (``all`` for every one).
 """
@@ -16,13 +17,11 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
-import signal
-import subprocess
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
+
+from _fuzz import limit_memory, outcome, run_child
 
 #: public functions of the core under fuzz
 FUNCTIONS = (
@@ -56,84 +55,24 @@ JUNK_INDICES = (-1, 3, 10**30, 2.0, None, "0", True)
 
 
 def test_harness_catches_a_memory_hog() -> None:
-    """The child's memory limit turns an attempt to allocate 16 GB into a reported MemoryError."""
-    code = ("import tests.test_api_fuzz as f; f._limit_memory(); "
-            "print(f._outcome(lambda: bytearray(16 * 2**30)))")
-    done = _run_child(["-c", code])
-    assert "MemoryError" in done.stdout, done.stdout + done.stderr
+    """The child's memory limit turns an attempt to allocate 16 GB into a reported MemoryError
+    (the harness of tests/_fuzz.py, which test_ops_fuzz.py shares)."""
+    code = ("import _fuzz; _fuzz.limit_memory(768 * 2**20); "
+            "print(_fuzz.outcome(lambda: bytearray(16 * 2**30), 20.0))")
+    done = run_child(["-c", code], timeout=600)
+    assert "FAIL MemoryError" in done.stdout, done.stdout + done.stderr
 
 
 def test_fuzz_public_functions() -> None:
     """All functions in one child (one interpreter start); its report names each function."""
-    done = _run_child([__file__, "all"])
+    done = run_child([__file__, "all"], timeout=600)
     assert done.returncode == 0, f"fuzzing found failures:\n{done.stdout[-8000:]}\n{done.stderr[-3000:]}"
     assert done.stdout.count("0 failure classes") == len(FUNCTIONS), done.stdout
-
-
-def _run_child(args: list[str]) -> subprocess.CompletedProcess[str]:
-    import convgeom
-
-    root = Path(__file__).resolve().parent.parent
-    src = str(Path(convgeom.__file__).resolve().parent.parent)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([src, str(root), os.environ.get("PYTHONPATH", "")]),
-               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=600, env=env, cwd=root)
 
 
 # ======================================================================================
 # the child
 # ======================================================================================
-def _limit_memory() -> None:
-    import resource
-
-    try:
-        with open("/proc/self/status") as status:
-            vm = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
-    except OSError:  # no /proc (not Linux): a fixed limit
-        vm = 2 * 2**30
-    limit = vm + HEADROOM_BYTES
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-
-class OverBudget(Exception):
-    pass
-
-
-_ARMED = [False]
-
-
-def _alarm(signum: int, frame: Any) -> None:
-    if _ARMED[0]:
-        raise OverBudget(f"a single call took more than {CASE_SECONDS}s")
-
-
-def _outcome(fn: Callable[[], Any]) -> str:
-    """'ok', 'refused' (GeometryError/TypeError with a one-line message) or 'FAIL <what>'."""
-    from convgeom import GeometryError
-
-    signal.signal(signal.SIGALRM, _alarm)
-    try:
-        _ARMED[0] = True
-        # repeating: an exception raised while a finaliser runs is swallowed as "unraisable"
-        signal.setitimer(signal.ITIMER_REAL, CASE_SECONDS, 1.0)
-        try:
-            fn()
-        finally:
-            _ARMED[0] = False
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    except (GeometryError, TypeError) as exc:
-        text = str(exc)
-        if not text.strip() or "\n" in text:
-            return f"FAIL {type(exc).__name__} with a message that is not one line: {text[:200]!r}"
-        return "refused"
-    except BaseException as exc:  # noqa: BLE001 - anything else is the finding
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        first = (str(exc).strip().splitlines() or [""])[0][:160]
-        return f"FAIL {type(exc).__name__}: {first}"
-    return "ok"
-
-
 def _strategies() -> dict[str, Any]:
     import numpy as np
     from hypothesis import strategies as st
@@ -250,7 +189,7 @@ def _fuzz(name: str, tally: dict[str, int]) -> dict[str, list[str]]:
 
     def record(what: str, fn: Callable[[], Any], shown: str) -> Any:
         box: list[Any] = []
-        verdict = _outcome(lambda: box.append(fn()))
+        verdict = outcome(lambda: box.append(fn()), CASE_SECONDS)
         tally[verdict.split()[0]] = tally.get(verdict.split()[0], 0) + 1
         if verdict.startswith("FAIL"):
             failures.setdefault(f"{what}: {verdict}", []).append(shown)
@@ -322,7 +261,7 @@ def main(names: list[str]) -> int:
     import convgeom.explanation  # noqa: F401
     import convgeom.solve  # noqa: F401
 
-    _limit_memory()
+    limit_memory(HEADROOM_BYTES)
     status = 0
     for name in FUNCTIONS if names == ["all"] else names:
         tally: dict[str, int] = {}
@@ -336,5 +275,4 @@ def main(names: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     sys.exit(main(sys.argv[1:] or ["all"]))

@@ -18,13 +18,13 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-from _compare import check  # noqa: E402  (tests/_compare.py)
+from _compare import check, tf_same_pads  # noqa: E402  (tests/_compare.py)
+from _torch_ops import CONV, CONV_MODULE  # noqa: E402
 from convgeom import GeometryError  # noqa: E402
 from convgeom.ops import conv  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
 
-CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
 def random_config(seed: int, nd: int) -> dict:
@@ -107,7 +107,7 @@ def test_conv_padding_mode_matches_torch_module(seed: int, nd: int, mode: str) -
     sizes = tuple(int(v) for v in rng.integers(3, {1: 12, 2: 8, 3: 6}[nd], nd))
     padding = tuple(int(rng.integers(0, 3)) for _ in range(nd))
     stride = tuple(int(v) for v in rng.integers(1, 3, nd))
-    module = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d, 3: torch.nn.Conv3d}[nd](
+    module = CONV_MODULE[nd](
         2, 3, kernel, stride, padding, padding_mode=mode, dtype=torch.float64
     )
     x = rng.standard_normal((2, 2) + sizes)
@@ -131,14 +131,6 @@ def test_conv_same_torch(seed: int, nd: int) -> None:
     w = rng.standard_normal((3, 2) + kernel)
     ref = CONV[nd](torch.from_numpy(x), torch.from_numpy(w), None, 1, "same", dilation).numpy()
     check(conv(x, w, None, 1, "same", dilation), ref, np.float64)
-
-
-def tf_same_pads(n: int, k: int, s: int, d: int) -> tuple[int, int]:
-    """TensorFlow 'SAME' (kernel_shape_util.cc), written out here independently of the engine."""
-    e = d * (k - 1) + 1
-    out = -(-n // s)
-    total = max(0, (out - 1) * s + e - n)
-    return total // 2, total - total // 2
 
 
 @pytest.mark.parametrize("framework", ["tensorflow", "jax", "onnx"])

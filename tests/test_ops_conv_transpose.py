@@ -10,10 +10,9 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 from _compare import TOL, rel_err  # noqa: E402  (tests/_compare.py)
+from _torch_ops import CONVT  # noqa: E402
 from convgeom import GeometryError  # noqa: E402
 from convgeom.ops import conv, conv_transpose  # noqa: E402
-
-CONVT = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

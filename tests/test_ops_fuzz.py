@@ -11,21 +11,21 @@ capped with ``max_output_bytes`` (a small cap, or junk to fuzz the parameter its
 legitimate output never meets the memory limit; the default cap's refusals are in
 test_ops_limits.py. The child keeps going after a failure and reports every distinct one.
 
-Run it by hand: ``python tests/test_ops_fuzz.py [op ...]`` (no op: all of them).
+The harness (child process, memory limit, hang guard) is ``tests/_fuzz.py``, shared with
+test_api_fuzz.py (whose test checks that the memory limit catches a hog). Run it by hand:
+``python tests/test_ops_fuzz.py [op ...]`` (no op: all of them).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
+
+from _fuzz import limit_memory, outcome, run_child
 
 OPS = ("pad", "conv", "conv_transpose", "max_pool", "avg_pool", "adaptive_avg_pool", "adaptive_max_pool",
        "trace_conv", "trace_max_pool", "trace_avg_pool")
@@ -37,18 +37,9 @@ HEADROOM_BYTES = 1024 * 2**20
 FUZZ_CAP = 2**24
 
 
-def test_harness_catches_a_memory_hog() -> None:
-    pytest.importorskip("hypothesis")
-    """The child's memory limit turns an attempt to allocate 16 GB into a reported MemoryError."""
-    code = ("import test_ops_fuzz as f, numpy as np; f._limit_memory(); "
-            "print(f._outcome(lambda: np.ones(2 * 2**30)))")
-    done = _run_child(["-c", code])
-    assert "FAIL MemoryError" in done.stdout, done.stdout + done.stderr
-
-
 def test_fuzz_every_op() -> None:
     pytest.importorskip("hypothesis")
-    done = _run_child([__file__, *OPS])
+    done = run_child([__file__, *OPS], timeout=900, CONVGEOM_NUM_THREADS="1")
     assert done.returncode == 0, f"fuzzing the ops found failures:\n{done.stdout[-8000:]}\n{done.stderr[-3000:]}"
     report = json.loads(done.stdout.splitlines()[-1])
     for op in OPS:  # every op was reached with valid arguments, and refused others
@@ -56,61 +47,9 @@ def test_fuzz_every_op() -> None:
         assert report["tally"][op].get("refused", 0) > 0, report["tally"]
 
 
-def _run_child(args: list[str]) -> subprocess.CompletedProcess[str]:
-    import convgeom
-
-    here = Path(__file__).resolve().parent
-    src = str(Path(convgeom.__file__).resolve().parent.parent)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([src, str(here), os.environ.get("PYTHONPATH", "")]),
-               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", CONVGEOM_NUM_THREADS="1")
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=900, env=env,
-                          cwd=here.parent)
-
-
 # ======================================================================================
 # the child
 # ======================================================================================
-def _limit_memory() -> None:
-    import resource
-
-    with open("/proc/self/status") as status:
-        vm = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
-    limit = vm + HEADROOM_BYTES
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-
-class OverBudget(Exception):
-    pass
-
-
-def _alarm(signum: int, frame: Any) -> None:
-    raise OverBudget(f"a single call took more than {CASE_SECONDS}s")
-
-
-def _outcome(fn: Callable[[], Any]) -> str:
-    """'ok', 'refused' (GeometryError/TypeError with a one-line message) or 'FAIL <what>'."""
-    from convgeom import GeometryError
-
-    signal.signal(signal.SIGALRM, _alarm)
-    try:
-        signal.setitimer(signal.ITIMER_REAL, CASE_SECONDS)
-        try:
-            fn()
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    except (GeometryError, TypeError) as exc:
-        text = str(exc)
-        if not text.strip() or "\n" in text:
-            return f"FAIL {type(exc).__name__} with a message that is not one line: {text[:200]!r}"
-        return "refused"
-    except BaseException as exc:  # noqa: BLE001 - anything else is the finding
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        first = (str(exc).strip().splitlines() or [""])[0][:160]
-        return f"FAIL {type(exc).__name__}: {first}"
-    return "ok"
-
-
 def _strategies() -> Any:
     """Hypothesis strategies: (x, parameters) for each op."""
     import numpy as np
@@ -309,7 +248,7 @@ def _fuzz(op: str, tally: dict[str, int]) -> dict[str, list[str]]:
     @given(st.data())
     def run(data: Any) -> None:
         call, shown = _call(op, data, s)
-        verdict = _outcome(call)
+        verdict = outcome(call, CASE_SECONDS)
         tally[verdict.split()[0]] = tally.get(verdict.split()[0], 0) + 1
         if verdict.startswith("FAIL"):
             failures.setdefault(verdict, []).append(shown)
@@ -322,7 +261,7 @@ def main(argv: list[str]) -> int:
     import warnings
 
     warnings.simplefilter("ignore")  # NumPy's overflow/invalid-value warnings on random data
-    _limit_memory()
+    limit_memory(HEADROOM_BYTES)
     report: dict[str, Any] = {"failures": {}, "tally": {}}
     for op in argv or OPS:
         tally: dict[str, int] = {}

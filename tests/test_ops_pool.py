@@ -12,13 +12,10 @@ F = torch.nn.functional
 
 import _compare  # noqa: E402  (tests/_compare.py)
 from _compare import rel_err_with_infinities as rel_err  # noqa: E402
+from _compare import tf_same_pads  # noqa: E402
+from _torch_ops import ADAPTIVE_AVG, ADAPTIVE_MAX, AVGPOOL, MAXPOOL  # noqa: E402
 from convgeom import GeometryError  # noqa: E402
 from convgeom.ops import adaptive_avg_pool, adaptive_max_pool, avg_pool, max_pool  # noqa: E402
-
-MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
-AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
-ADAPTIVE_AVG = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}
-ADAPTIVE_MAX = {1: F.adaptive_max_pool1d, 2: F.adaptive_max_pool2d, 3: F.adaptive_max_pool3d}
 
 
 def check(ours: np.ndarray, ref: np.ndarray, dtype: type) -> None:
@@ -47,7 +44,7 @@ def test_max_pool_matches_torch(seed: int, nd: int, dtype: type) -> None:
     x = cfg["rng"].standard_normal((2, 3) + cfg["sizes"]).astype(dtype)
     args = (cfg["kernel"], cfg["stride"], cfg["padding"], cfg["dilation"], cfg["ceil_mode"])
     try:
-        ref = MAX[nd](torch.from_numpy(x), *args).numpy()
+        ref = MAXPOOL[nd](torch.from_numpy(x), *args).numpy()
     except RuntimeError:
         with pytest.raises(GeometryError):
             max_pool(x, *args)
@@ -67,7 +64,7 @@ def test_avg_pool_matches_torch(seed: int, nd: int, dtype: type) -> None:
     args = (cfg["kernel"], cfg["stride"], cfg["padding"], cfg["ceil_mode"], cip)
     try:
         extra = (divisor,) if nd > 1 else ()
-        ref = AVG[nd](torch.from_numpy(x), *args, *extra).numpy()
+        ref = AVGPOOL[nd](torch.from_numpy(x), *args, *extra).numpy()
     except RuntimeError:
         with pytest.raises(GeometryError):
             avg_pool(x, *args, divisor)
@@ -121,18 +118,12 @@ def test_pools_channels_last(seed: int) -> None:
     x = rng.standard_normal((2, 3) + tuple(int(v) for v in rng.integers(4, 8, nd))).astype(np.float32)
     last = np.ascontiguousarray(np.moveaxis(x, 1, -1))
     for ours, ref in (
-        (max_pool(last, 3, 2, 1, channels_last=True), MAX[nd](torch.from_numpy(x), 3, 2, 1)),
-        (avg_pool(last, 2, 1, 1, channels_last=True), AVG[nd](torch.from_numpy(x), 2, 1, 1)),
+        (max_pool(last, 3, 2, 1, channels_last=True), MAXPOOL[nd](torch.from_numpy(x), 3, 2, 1)),
+        (avg_pool(last, 2, 1, 1, channels_last=True), AVGPOOL[nd](torch.from_numpy(x), 2, 1, 1)),
         (adaptive_avg_pool(last, 3, channels_last=True), ADAPTIVE_AVG[nd](torch.from_numpy(x), 3)),
         (adaptive_max_pool(last, 2, channels_last=True), ADAPTIVE_MAX[nd](torch.from_numpy(x), 2)),
     ):
         check(np.ascontiguousarray(np.moveaxis(ours, -1, 1)), ref.numpy(), np.float32)
-
-
-def tf_same(n: int, k: int, s: int) -> tuple[int, int]:
-    out = -(-n // s)
-    total = max(0, (out - 1) * s + k - n)
-    return total // 2, total - total // 2
 
 
 @pytest.mark.parametrize("seed", range(30))
@@ -144,12 +135,12 @@ def test_tensorflow_same_pools_ignore_padding(seed: int) -> None:
     kernel = tuple(int(v) for v in rng.integers(1, 5, nd))
     stride = tuple(int(v) for v in rng.integers(1, 4, nd))
     x = rng.standard_normal((1, 2) + sizes)
-    pairs = [tf_same(n, k, s) for n, k, s in zip(sizes, kernel, stride)]
+    pairs = [tf_same_pads(n, k, s) for n, k, s in zip(sizes, kernel, stride)]
     torch_pads = tuple(v for p in reversed(pairs) for v in p)
     xt = torch.from_numpy(x)
-    ref_max = MAX[nd](F.pad(xt, torch_pads, value=-np.inf), kernel, stride).numpy()
-    sums = AVG[nd](F.pad(xt, torch_pads), kernel, stride).numpy()
-    counts = AVG[nd](F.pad(torch.ones_like(xt), torch_pads), kernel, stride).numpy()
+    ref_max = MAXPOOL[nd](F.pad(xt, torch_pads, value=-np.inf), kernel, stride).numpy()
+    sums = AVGPOOL[nd](F.pad(xt, torch_pads), kernel, stride).numpy()
+    counts = AVGPOOL[nd](F.pad(torch.ones_like(xt), torch_pads), kernel, stride).numpy()
     check(max_pool(x, kernel, stride, "same", framework="tensorflow"), ref_max, np.float64)
     check(avg_pool(x, kernel, stride, "same", framework="tensorflow"), sums / counts, np.float64)
 

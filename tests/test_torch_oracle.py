@@ -31,6 +31,16 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 import convgeom  # noqa: E402
+from _torch_ops import (  # noqa: E402
+    ADAPTIVE_AVG,
+    ADAPTIVE_MAX,
+    AVGPOOL,
+    CONV,
+    CONV_MODULE,
+    CONVT,
+    CONVT_MODULE,
+    MAXPOOL,
+)
 from convgeom import GeometryError  # noqa: E402
 
 SEED = 20240613
@@ -209,14 +219,6 @@ def close(a: Any, b: Any) -> bool:
     return a.shape == b.shape and bool(torch.allclose(a, b, rtol=1e-9, atol=1e-9))
 
 
-CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
-CONVT = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
-MAXPOOL = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
-AVGPOOL = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
-ADAPTIVE_AVG = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}
-ADAPTIVE_MAX = {1: F.adaptive_max_pool1d, 2: F.adaptive_max_pool2d, 3: F.adaptive_max_pool3d}
-CONV_MODULE = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d, 3: torch.nn.Conv3d}
-CONVT_MODULE = {1: torch.nn.ConvTranspose1d, 2: torch.nn.ConvTranspose2d, 3: torch.nn.ConvTranspose3d}
 DT = torch.float64
 
 
