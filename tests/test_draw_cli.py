@@ -131,7 +131,7 @@ BAD = [
     (["conv", "--input", "40,40", "--kernel", "3", "-o", "x.gif"], "cap of 1,024"),
     (["conv", "--input", "4", "--kernel", "3", "-o", "x.bmp"], "cannot write a picture as 'bmp'"),
     (["conv", "--input", "5,5", "--kernel", "3", "--step", "9,9"], "outside the 3 x 3"),
-    (["conv", "--input", "5,5", "--kernel", "3", "--step", "a"], "--step must be integers"),
+    (["conv", "--input", "5,5", "--kernel", "3", "--step", "a"], "--step 'a' is not an integer"),
     (["conv", "--input", "3,3", "--kernel", "2", "--data", "[[1,2],[3,4]]"], "the data has shape 2 x 2"),
     (["conv", "--input", "3,3", "--kernel", "2", "--data", "[[1,2"], "--data is not valid JSON"),
     (["conv", "--input", "3", "--kernel", "2", "--coverage", "--values"], "--coverage draws counts"),

@@ -290,11 +290,11 @@ def render_op_trace(op_trace: OpTrace, max_windows: Optional[int] = None) -> str
 
 
 def _window_lines(op_trace: OpTrace, max_windows: Optional[int]) -> list[str]:
-    from ..ops.trace import _num_text
+    from ..ops.trace import _axis_names, _num_text
 
     shown = op_trace.windows if max_windows is None else op_trace.windows[:max_windows]
     many = op_trace.output.shape[0] > 1 or op_trace.output.shape[1] > 1
-    names = {1: ("positions",), 2: ("rows", "cols"), 3: ("depth", "rows", "cols")}.get(len(op_trace.geometry.axes), ())
+    names = _axis_names(len(op_trace.geometry.axes))
     lines = []
     for w in shown:
         where = ", ".join(f"{name} {t[0]}..{t[-1]}" + (f" every {t[1] - t[0]}" if len(t) > 1 and t[1] - t[0] != 1 else "")

@@ -177,56 +177,13 @@ class OpTrace:
         }
 
     def render(self, max_windows: Optional[int] = None) -> str:
-        """Text in the tutorial's layout: numbered stages, shapes, arrays, then each window."""
-        lines: list[str] = []
-        stages = self.stages()
-        for number, stage in enumerate(stages, start=1):
-            lines.append(f"{number} {stage.title}")
-            lines.append(f"{_shape_text(stage.shape_in)} -> {_shape_text(stage.shape_out)}: {stage.description}")
-            if stage.detail:
-                lines.append(stage.detail)
-            if stage.array is not None:
-                lines.extend(_array_lines(stage.array))
-            else:
-                lines.extend(self._window_lines(max_windows))
-        return "\n".join(lines)
+        """Text in the tutorial's layout: numbered stages with their shapes, each array as an
+        aligned grid, then each window (values, products, the sum or max or mean); at most
+        ``max_windows`` windows. Drawn by :func:`convgeom.draw.terminal.render_op_trace`, the
+        one text renderer of grids."""
+        from ..draw.terminal import render_op_trace  # draw reads this module: imported when used
 
-    def _window_lines(self, max_windows: Optional[int]) -> list[str]:
-        lines: list[str] = []
-        single = self.weight is not None and self.weight.shape[:2] == (1, 1)
-        if self.weight is not None:
-            if single:
-                lines.append("kernel " + _nested(self.weight[0, 0]))
-            else:
-                lines.append("kernel (C_out, C_in/groups, *k): " + _nested(self.weight))
-        if self.bias is not None:
-            lines.append("bias: " + _nested(self.bias))
-        shown = self.windows if max_windows is None else self.windows[:max_windows]
-        many = self.output.shape[0] > 1 or self.output.shape[1] > 1
-        for w in shown:
-            where = ", ".join(
-                f"{name} {t[0]}..{t[-1]}" + (f" step {t[1] - t[0]}" if len(t) > 1 and t[1] - t[0] != 1 else "")
-                for name, t in zip(_axis_names(len(w.taps)), w.taps)
-            )
-            head = f"window {_tuple_text(w.position)}"
-            if many:
-                head += f" [image {w.batch}, channel {w.channel}]"
-            lines.append(f"  {head}: padded {where}")
-            values, products = w.values, w.products
-            if single and products is not None:
-                values, products = values[0], products[0]
-            lines.append(f"    values   {_nested(values)}")
-            if products is not None:
-                lines.append(f"    products {_nested(products)}")
-                tail = f" + bias {_num_text(w.bias)}" if self.bias is not None else ""
-                lines.append(f"    sum = {_num_text(w.total)}{tail} -> {_num_text(w.result)}")
-            elif w.divisor is not None:
-                lines.append(f"    sum = {_num_text(w.total)}, / {_num_text(w.divisor)} -> {_num_text(w.result)}")
-            else:
-                lines.append(f"    max = {_num_text(w.result)}")
-        if len(shown) < len(self.windows):
-            lines.append(f"  ... {len(self.windows) - len(shown)} more windows (use --max-windows to see them)")
-        return lines
+        return render_op_trace(self, max_windows)
 
 
 # ----- building traces ----------------------------------------------------------------------
@@ -422,22 +379,6 @@ def _jsonable(array: Array) -> Any:
 def _num_text(value: float) -> str:
     v = _number(value)
     return v if isinstance(v, str) else (str(v) if isinstance(v, int) else f"{v:.6g}")
-
-
-def _nested(array: Array) -> str:
-    if array.ndim == 0:
-        return _num_text(float(array))
-    return "[" + ", ".join(_nested(a) for a in array) + "]"
-
-
-def _array_lines(array: Array) -> list[str]:
-    """The tutorial prints the spatial array of a single image and channel as one nested list."""
-    if array.shape[0] == 1 and array.shape[1] == 1:
-        return [_nested(array[0, 0])]
-    lines = []
-    for n, c in itertools.product(range(array.shape[0]), range(array.shape[1])):
-        lines.append(f"[image {n}, channel {c}] {_nested(array[n, c])}")
-    return lines
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
