@@ -163,3 +163,32 @@ def test_entry_point_in_a_subprocess(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120,
                           env={"PYTHONPATH": str(Path(cg.__file__).parents[1])})
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_explain_ends_with_the_grids_of_the_layer(capsys: pytest.CaptureFixture[str]) -> None:
+    """convgeom explain prints the derivation, then the padded input with the first window, the
+    kernel and the output as grids (issue 10); the output grid has the engine's output size."""
+    assert main(["explain", "conv", "--input", "6,5", "--kernel", "3", "--stride", "2", "--padding", "same",
+                 "--framework", "tensorflow"]) == 0
+    out = capsys.readouterr().out
+    result = cg.conv((6, 5), 3, 2, "same", framework="tensorflow")
+    assert out.startswith(cg.explain(result))
+    grid = out[len(cg.explain(result)):]
+    assert grid.count("#") == result.output[0] * result.output[1] + grid.count("# output")
+    assert grid.count("[") == 9 + grid.count("[ ]")  # the 3x3 taps of the first window, and the legend
+    # TF SAME pads (0 before, 1 after) on the rows of 6: the padded input has 7 rows
+    padded = [line for line in grid.splitlines() if line[:3] in ("[0]", "[o]", " 0 ", " o ")]
+    assert len(padded) == result.input[0] + result.axes[0].pad_before + result.axes[0].pad_after
+
+
+def test_explain_of_a_huge_layer_names_why_no_grids(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", "conv", "--input", "5000,5000", "--kernel", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "grids not drawn" in out and "#" not in out
+
+
+def test_trace_op_prints_grids_not_nested_lists(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["trace-op", "--op", "max_pool", "--input", "[[1,2,3],[4,5,6]]", "--kernel-size", "2",
+                 "--stride", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "[[" not in out and "  1 2 3\n  4 5 6\n" in out
