@@ -36,7 +36,17 @@ def test_conv_transpose_matches_torch(seed: int, nd: int, dtype: type) -> None:
             torch.from_numpy(x), torch.from_numpy(w), None if b is None else torch.from_numpy(b),
             stride, padding, output_padding, groups, dilation,
         ).numpy()
-    except RuntimeError:
+    except RuntimeError as exc:
+        if "Output size is too small" in str(exc):
+            # an output of 0 is an empty tensor on PyTorch's oneDNN path and this error on its
+            # native one (always in float64); the engine models float32, batch 1, channels =
+            # groups (checked exactly against torch in tests/test_torch_oracle.py)
+            try:
+                ours = conv_transpose(x, w, b, stride, padding, output_padding, groups, dilation)
+            except GeometryError:
+                return
+            assert 0 in ours.shape[2:] and min(ours.shape) >= 0
+            return
         with pytest.raises(GeometryError):
             conv_transpose(x, w, b, stride, padding, output_padding, groups, dilation)
         return

@@ -21,7 +21,8 @@ from __future__ import annotations
 import random
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -59,6 +60,8 @@ TARGETS = {
     "adaptive_avg_pool": 800,
     "adaptive_max_pool": 800,
     "interpolate": 1500,
+    "conv_transpose_small": 1500,
+    "forward_small": 1200,
 }
 COUNTS: Counter[str] = Counter()
 VALUE_CHECKS: Counter[str] = Counter()
@@ -391,22 +394,50 @@ def gen_conv_transpose(rng: random.Random) -> dict[str, Any]:
                 in_ch=g * rng.randint(1, 2), out_ch=g * rng.randint(1, 2))
 
 
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    old = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def default_threads(c: Outcome) -> AbstractContextManager[None]:
+    """Where convgeom sees an output of 0 (an empty tensor, or "Output size is too small"), run
+    torch with more than one thread as convgeom assumes: with one thread a 1x1 transposed conv at
+    stride 1 takes the native kernel (``use_mkldnn`` in ``Convolution.cpp``)."""
+    zero = "Output size is too small" in (c.error or "") or (c.ok and 0 in c.value.output)
+    return torch_threads(2) if zero else nullcontext()
+
+
 def _check_conv_transpose(cfg: dict[str, Any], chk: Checker, gen: torch.Generator, values: bool) -> None:
+    """Accept/reject and shape in float32 (torch's default dtype: an output of 0 is an empty
+    tensor where float32 runs oneDNN, an error in float64); values in float64."""
     nd, g = cfg["nd"], cfg["groups"]
     x = randn(gen, 1, cfg["in_ch"], *cfg["n"])
     w = randn(gen, cfg["in_ch"], cfg["out_ch"] // g, *cfg["k"])
     op = 0 if cfg["output_padding"] is None else cfg["output_padding"]
-    t = run_torch(lambda: CONVT[nd](x, w, None, cfg["stride"], cfg["padding"], op, g, cfg["dilation"]))
     c = run_cg(lambda: convgeom.conv_transpose(input_form(cfg["n"]), cfg["k_arg"],
                                                cfg["stride"], cfg["padding"], cfg["output_padding"],
                                                cfg["dilation"], groups=g))
-    if chk.compare(cfg, t, c, lambda r: (1, cfg["out_ch"], *r.output)) and values:
+    # dilation 0 (junk): oneDNN accepts it with a kernel of 1, where it changes nothing; convgeom
+    # refuses it as the native kernel does ("dilation should be greater than zero"), so those
+    # configurations are decided in float64
+    dilation = cfg["dilation"] if isinstance(cfg["dilation"], tuple) else (cfg["dilation"],)
+    dtype = torch.float32 if min(dilation) > 0 else DT
+    with default_threads(c):
+        t = run_torch(lambda: CONVT[nd](x.to(dtype), w.to(dtype), None, cfg["stride"], cfg["padding"], op, g,
+                                        cfg["dilation"]))
+    if chk.compare(cfg, t, c, lambda r: (1, cfg["out_ch"], *r.output)) and values and 0 not in c.value.output:
         r = c.value
+        got = CONVT[nd](x, w, None, cfg["stride"], cfg["padding"], op, g, cfg["dilation"])
         full = CONVT[nd](x, w, None, cfg["stride"], 0, 0, g, cfg["dilation"])
         # crop pad_before from the start and pad_after from the end (negative: zero cells added)
         ref = F.pad(full, tuple(-v for v in r.torch_pad))
         VALUE_CHECKS[chk.op] += 1
-        if not close(t.value, ref):
+        if not close(got, ref):
             chk.value_mismatch(cfg, f"full output cropped by {r.pad} differs from torch's output")
 
 
@@ -452,28 +483,137 @@ def _check_conv_transpose_output_size(cfg: dict[str, Any], chk: Checker, gen: to
 
     holder: dict[str, Any] = {}
 
-    def call() -> Any:
+    def call(dtype: Any) -> Any:
         m = CONVT_MODULE[nd](cfg["in_ch"], cfg["out_ch"], cfg["k"], cfg["stride"], cfg["padding"], 0, cfg["groups"],
-                             bias=False, dilation=cfg["dilation"], dtype=DT)
+                             bias=False, dilation=cfg["dilation"], dtype=dtype)
         holder["m"] = m
         with torch.no_grad():
-            return m(x, output_size=torch_size)
+            return m(x.to(dtype), output_size=torch_size)
 
-    t = run_torch(call)
     c = run_cg(lambda: convgeom.conv_transpose(input_form(cfg["n"]), cfg["k"], cfg["stride"], cfg["padding"],
                                                dilation=cfg["dilation"], output_size=cg_size, groups=cfg["groups"]))
-    if chk.compare(cfg, t, c, lambda r: (1, cfg["out_ch"], *r.output)) and values:
-        r, m = c.value, holder["m"]
+    with default_threads(c):  # accept/reject in float32, as in _check_conv_transpose
+        t = run_torch(lambda: call(torch.float32))
+    if chk.compare(cfg, t, c, lambda r: (1, cfg["out_ch"], *r.output)) and values and 0 not in c.value.output:
+        r, got, m = c.value, call(DT), holder["m"]
         with torch.no_grad():
             full = CONVT[nd](x, m.weight, None, m.stride, 0, 0, m.groups, m.dilation)
         VALUE_CHECKS[chk.op] += 1
-        if not close(t.value, F.pad(full, tuple(-v for v in r.torch_pad))):
+        if not close(got, F.pad(full, tuple(-v for v in r.torch_pad))):
             chk.value_mismatch(cfg, f"full output cropped by {r.pad} differs from torch's output")
 
 
 def test_conv_transpose_output_size() -> None:
     run_oracle("conv_transpose_output_size", 5, gen_conv_transpose_output_size,
                lambda cfg, chk, gen, i: _check_conv_transpose_output_size(cfg, chk, gen, values=i % 3 == 0))
+
+
+# ----------------------------------------------------------------------------------------
+# conv_transpose whose output is 0 or less on some axis: an empty tensor or an error
+# ----------------------------------------------------------------------------------------
+def gen_conv_transpose_small(rng: random.Random) -> dict[str, Any]:
+    """Configurations with an output of -2..1 on at least one axis (most of them 0): 1-3 spatial
+    dims, output_padding below stride or only below dilation, groups 1-3, now and then an input
+    past oneDNN's N*C*H*W > 20480 threshold."""
+    while True:
+        nd = rng.randint(1, 3)
+        n = sizes(rng, nd, 6)
+        k = per_axis(rng, nd, 1, 5, p_same=0.4)
+        s = per_axis(rng, nd, 1, 3, p_same=0.5)
+        d = per_axis(rng, nd, 1, 2, p_same=0.6)
+        op = [rng.randint(0, max(si, di) - 1) for si, di in zip(s, d)]
+        p = per_axis(rng, nd, 0, 5, p_same=0.3)
+        if rng.random() < 0.04:  # a big input: 1-d 21000, 2-d 150x150, 3-d 150x150x1
+            n = {1: [21000], 2: [150, 150], 3: [150, 150, 1]}[nd]
+            p = [(ni - 1) * si // 2 + 1 for ni, si in zip(n, s)]
+        out = [(ni - 1) * si - 2 * pi + di * (ki - 1) + oi + 1 for ni, si, pi, di, ki, oi in zip(n, s, p, d, k, op)]
+        if -2 <= min(out) <= 1:
+            g = rng.choice((1, 1, 2, 3))
+            return dict(op="conv_transpose_small", nd=nd, n=n, k=k, stride=s, padding=p, output_padding=op,
+                        dilation=d, groups=g, out=out)
+
+
+FLOAT64_EMPTY: list[dict[str, Any]] = []
+
+
+def _check_conv_transpose_small(cfg: dict[str, Any], chk: Checker) -> None:
+    nd, g = cfg["nd"], cfg["groups"]
+    args = (cfg["stride"], cfg["padding"], cfg["output_padding"], g, cfg["dilation"])
+
+    def call(dtype: Any) -> Any:
+        return CONVT[nd](torch.zeros(1, g, *cfg["n"], dtype=dtype), torch.zeros(g, 1, *cfg["k"], dtype=dtype),
+                         None, *args)
+
+    t = run_torch(lambda: call(torch.float32))
+    c = run_cg(lambda: convgeom.conv_transpose(tuple(cfg["n"]), tuple(cfg["k"]), tuple(cfg["stride"]),
+                                               tuple(cfg["padding"]), tuple(cfg["output_padding"]),
+                                               tuple(cfg["dilation"]), groups=g))
+    chk.compare(cfg, t, c, lambda r: (1, g, *r.output))
+    if min(cfg["out"]) <= 0 and run_torch(lambda: call(DT)).ok:
+        FLOAT64_EMPTY.append(cfg)
+
+
+def test_conv_transpose_empty_output() -> None:
+    """An output of 0 is an empty tensor exactly where PyTorch 2.13 (CPU) runs oneDNN, and
+    "Output size is too small" where it runs the native slow_conv_transpose kernel; a negative
+    output always raises. convgeom models float32 (torch's default dtype), batch 1, as many
+    channels as groups and PyTorch's default thread pool (more than one thread); float64 never
+    runs oneDNN, so there every output <= 0 raises (what convgeom's note says)."""
+    with torch_threads(2):
+        run_oracle("conv_transpose_small", 12, gen_conv_transpose_small,
+                   lambda cfg, chk, gen, i: _check_conv_transpose_small(cfg, chk))
+    assert ACCEPTED["conv_transpose_small"] > 300, "the grid must reach PyTorch's empty outputs"
+    assert not FLOAT64_EMPTY, f"float64 gave an empty tensor: {FLOAT64_EMPTY[:3]}"
+
+
+def gen_forward_small(rng: random.Random) -> dict[str, Any]:
+    """conv / max_pool / avg_pool / unfold with an output of -1..1 on some axis, in float32 or
+    float64, batch 1, 2 or 16, groups 1-2 (conv)."""
+    while True:
+        op = rng.choice(("conv", "max_pool", "avg_pool", "unfold"))
+        nd = 2 if op == "unfold" else rng.randint(1, 3)
+        n, k = sizes(rng, nd, 5), per_axis(rng, nd, 1, 6, p_same=0.4)
+        s, d = per_axis(rng, nd, 1, 3), [1] * nd if op == "avg_pool" else per_axis(rng, nd, 1, 2)
+        p = [rng.randint(0, ki // 2) for ki in k]
+        out = [(ni + 2 * pi - di * (ki - 1) - 1) // si + 1 for ni, pi, di, ki, si in zip(n, p, d, k, s)]
+        if -1 <= min(out) <= 1:
+            return dict(op=op, nd=nd, n=n, k=k, stride=s, padding=p, dilation=d, ceil_mode=rng.random() < 0.5,
+                        batch=rng.choice((1, 2, 16)), channels=rng.randint(1, 2),
+                        groups=rng.choice((1, 2)) if op == "conv" else 1, float32=rng.random() < 0.5)
+
+
+def _check_forward_small(cfg: dict[str, Any], chk: Checker) -> None:
+    op, nd, g, batch = cfg["op"], cfg["nd"], cfg["groups"], cfg["batch"]
+    n, k, s, p, d = (tuple(cfg[key]) for key in ("n", "k", "stride", "padding", "dilation"))
+    ceil = cfg["ceil_mode"]
+    x = torch.zeros(batch, cfg["channels"] * g, *n, dtype=torch.float32 if cfg["float32"] else DT)
+    if op == "conv":
+        w = torch.zeros(cfg["channels"] * g, cfg["channels"], *k, dtype=x.dtype)
+        t = run_torch(lambda: CONV[nd](x, w, None, s, p, d, g))
+        c = run_cg(lambda: convgeom.conv(n, k, s, p, d, g))
+    elif op == "max_pool":
+        t = run_torch(lambda: MAXPOOL[nd](x, k, s, p, d, ceil))
+        c = run_cg(lambda: convgeom.max_pool(n, k, s, p, d, ceil))
+    elif op == "avg_pool":
+        t = run_torch(lambda: AVGPOOL[nd](x, k, s, p, ceil))
+        c = run_cg(lambda: convgeom.avg_pool(n, k, s, p, ceil))
+    else:
+        t = run_torch(lambda: F.unfold(x, k, d, p, s))
+        c = run_cg(lambda: convgeom.unfold(n, k, s, p, d))
+    if t.ok and t.shape is not None and 0 in t.shape:
+        chk.add("torch returned an empty tensor", cfg, t, c)
+    channels = x.shape[1] * (k[0] * k[1] if op == "unfold" else 1)
+    chk.compare(cfg, t, c, lambda r: (batch, channels, r.output[0] * r.output[1]) if op == "unfold"
+                else (batch, channels, *r.output))
+
+
+def test_forward_ops_never_return_empty() -> None:
+    """conv, max/avg pooling and unfold have no backend-dependent empty output: a window that
+    does not fit raises in float32 and float64, batch 1, 2 and 16, more than one thread (conv:
+    ``check_shape_forward`` runs before any backend is chosen; pools and unfold check their own
+    shapes), as convgeom says."""
+    with torch_threads(2):
+        run_oracle("forward_small", 13, gen_forward_small, lambda cfg, chk, gen, i: _check_forward_small(cfg, chk))
 
 
 # ----------------------------------------------------------------------------------------

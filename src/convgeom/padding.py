@@ -104,19 +104,22 @@ def check_padding_mode(mode: str, n: int, before: int, after: int, axis: int) ->
 
 
 def ort_same_split(n: int, s: int, k: int, *, lower: bool, label: str, conv: bool) -> PadSplit:
-    """ONNX Runtime's 'same' (``core/providers/cpu/nn/conv_attributes.h`` /
-    ``pool_attributes.h`` ``ComputePadAndOutputShape``): ``pad_needed = (ceil(n/s) - 1)*s + k - n``
-    with the *undilated* kernel (negative when ``k < s``), head ``pad_needed/2`` (SAME_UPPER) or
+    """ONNX Runtime's 'same' (``core/providers/common.h ComputePad`` /
+    ``cpu/nn/pool_attributes.h ComputeSizePadDilations``): ``pad_needed = (ceil(n/s) - 1)*s + k - n``
+    with the *undilated* kernel, not clipped at 0 (negative when ``k < s`` for some ``n``; ONNX's
+    shape inference clips it, with the same output size), head ``pad_needed/2`` (SAME_UPPER) or
     ``(pad_needed+1)/2`` (SAME_LOWER) in C++ truncating division. For a negative ``pad_needed``
     the Conv kernel starts its windows one cell earlier than that formula, i.e. head
     ``(pad_needed+1)/2`` (UPPER) or ``(pad_needed+2)/2`` (LOWER): measured on ORT 1.31 CPU by
-    reading which input cell each output took (tools/make_golden.py), not derived from source."""
+    reading which input cell each output took (tools/make_golden.py), not derived from source.
+    Checked against live ONNX Runtime by ``tests/test_dialect_onnx.py``."""
     need = (ceil_div(n, s) - 1) * s + k - n
     shift = 1 if conv and need < 0 else 0
     head = tdiv(need + 1 + shift, 2) if lower else tdiv(need + shift, 2)
     note = (
         f"{label}: pad_needed = (ceil({n}/{s}) - 1)*{s} + k - {n} = {need}"
-        + (" (negative: ONNX Runtime does not clip it, the windows shift)" if need < 0 else "")
+        + (" (negative: ONNX Runtime does not clip it at 0 as ONNX shape inference does; the output size "
+           "is the same, the windows shift)" if need < 0 else "")
         + f"; before = {head}, after = {need - head}"
     )
     return PadSplit(head, need - head, note)

@@ -22,6 +22,10 @@ from ..params import INT64_MAX, Padding
 from .base import AxisPlan, Dialect, ForwardConv, Plan, Request, fit_fix, fmt
 
 EMPTY_NOTE = "a window larger than the padded input gives an empty (size 0) axis, not an error"
+#: measured on ONNX Runtime 1.32 CPU (tests/test_dialect_onnx.py): the dilated MaxPool kernel
+#: clamps taps to the input only, AveragePool to ``n + pad_after``
+MAXPOOL_TAIL_NOTE = ("a negative pad_after sets the output size only: ONNX Runtime's dilated MaxPool reads taps up "
+                     "to the end of the input (AveragePool stops at n + pad_after)")
 #: Resize modes, and the spatial dims each supports (``upsamplebase.h ScalesValidation``:
 #: 'Linear' 1-3 spatial dims, 'Cubic' 2; measured on ONNX Runtime 1.31)
 RESIZE_MODES = {"nearest": (1, None), "linear": (1, 3), "cubic": (2, 2)}
@@ -97,7 +101,9 @@ class Onnx(Dialect):
                             a.pad_before + a.pad_after),
                     axis,
                 )
-        notes = (EMPTY_NOTE,) if any(a.output == 0 for a in axes) else ()
+        notes: tuple[str, ...] = (EMPTY_NOTE,) if any(a.output == 0 for a in axes) else ()
+        if kind == "max" and any(d > 1 and a.pad_after < 0 for d, a in zip(r.dilation, axes)):
+            notes += (MAXPOOL_TAIL_NOTE,)
         return Plan(axes, notes, count_include_pad=bool(r.count_include_pad) if kind == "avg" else None)
 
     def _pool_pads(self, r: Request, splits: list[PadSplit], kind: str, name: str, explicit: bool) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..arithmetic import ceil_div, transposed_full_output, windowed_output
+from ..errors import GeometryError
 from ..padding import causal_split, explicit_split, same_split
 from ..params import Padding
 from .base import AxisPlan, Dialect, ForwardConv, Plan, Request, fmt
@@ -80,7 +81,8 @@ class TensorFlow(Dialect):
             raise self.reject("Keras Conv*DTranspose has no output_size argument", "", "use output_padding")
         self._check_output_padding(r)
         axes = tuple(
-            self._transpose_axis(axis, n, e, s, mode, None if r.output_padding is None else r.output_padding[axis])
+            self._transpose_axis(axis, n, e, s, mode, None if r.output_padding is None else r.output_padding[axis],
+                                 r.ndim)
             for axis, (n, e, s) in enumerate(zip(r.input, r.effective_kernel, r.stride))
         )
         notes: tuple[str, ...] = ()
@@ -99,7 +101,8 @@ class TensorFlow(Dialect):
             if v < 0:
                 raise self.reject(f"negative output_padding {v} on axis {axis}", "", "use output_padding >= 0", axis)
 
-    def _transpose_axis(self, axis: int, n: int, e: int, s: int, mode: str, requested: Optional[int]) -> AxisPlan:
+    def _transpose_axis(self, axis: int, n: int, e: int, s: int, mode: str, requested: Optional[int],
+                        ndim: int) -> AxisPlan:
         """Keras ``compute_conv_transpose_output_shape``: 'valid' ``(n-1)*s + e + op`` (op
         defaults to ``max(e, s) - e``), 'same' ``n*s`` or ``(n-1)*s + e%2 + op``; TF's backprop
         kernel then needs a forward conv of the output to give ``n`` back, and crops the full
@@ -116,15 +119,38 @@ class TensorFlow(Dialect):
                     else f"'same': output = (n-1)*s + e%2 + output_padding = {out}")
         consistent = ceil_div(out, s) == n if mode == "same" else full <= out <= full + s - 1
         if out <= 0 or not consistent:
-            raise self.reject(
-                f"output {out} on axis {axis} is not an output size whose forward convolution gives the input {n}",
-                "Conv2DBackpropInput: Size of out_backprop doesn't match computed",
-                "change output_padding (try leaving it unset)", axis)
+            raise self._backprop_mismatch(axis, n, e, s, mode, requested, out, ndim)
         if mode == "valid":
             return AxisPlan(0, full - out, out, note, out - full, "exact")
         fwd = same_split(out, s, e, extra_before=False, label="TF 'SAME' of the output")
         note += f"; crop = forward SAME pads of {out}: {fwd.note}"
         return AxisPlan(fwd.before, full - out - fwd.before, out, note, out - ((n - 1) * s + e % 2), "exact")
+
+    def _backprop_mismatch(self, axis: int, n: int, e: int, s: int, mode: str, requested: Optional[int],
+                           out: int, ndim: int) -> GeometryError:
+        """The refusal of an output size whose forward convolution does not give the input back.
+        TensorFlow checks it in ``Conv2DBackpropInput`` (1-D, 2-D) / ``Conv3DBackpropInputV2``
+        (``core/kernels/conv_grad_shape_utils.cc``); what the user gets is the oneDNN kernel's
+        error (the x86-64 default): ``AbortedError: ... could not create a primitive
+        descriptor`` (``tests/golden/tensorflow.json``; the Eigen kernels refuse the same
+        configurations). With 'same' that needs ``ceil(output/s) == n``: ``output_padding`` in
+        ``[1 - e%2, s - 1]`` on top of Keras' ``(n-1)*s + e%2``."""
+        if mode == "same":
+            lo, hi = 1 - e % 2, s - 1
+            rule = "'same' needs ceil(output/stride) == input"
+            fix = (f"use output_padding in [{lo}, {hi}] on axis {axis}, or leave it unset (output n*s = {n * s})"
+                   if lo <= hi else f"leave output_padding unset (output n*s = {n * s}): with an even effective "
+                   f"kernel (e = {e}) at stride 1 no output_padding gives the input back")
+        else:
+            rule = "'valid' needs (n-1)*s + e <= output < (n-1)*s + e + s"
+            fix = "change output_padding (try leaving it unset)"
+        op_name = "Conv3DBackpropInputV2" if ndim == 3 else "Conv2DBackpropInput"
+        return self.reject(
+            f"output_padding {requested} on axis {axis} gives output {out}, which a stride-{s} {mode!r} "
+            f"convolution does not map back to the input {n}",
+            f"{op_name}: {rule}; TensorFlow's oneDNN kernel (the x86-64 default) raises AbortedError: could not "
+            "create a primitive descriptor (the Eigen kernels refuse it too)",
+            fix, axis)
 
     def inverse_transpose(self, forward: ForwardConv) -> Request:
         """The Conv*DTranspose with the same padding mode whose output_padding gives back the

@@ -189,11 +189,45 @@ class Torch(Dialect):
             crop = torch_transpose_split(sp.before, v)
             out = transposed_full_output(n, st, e) - crop.before - crop.after
             axes.append(AxisPlan(crop.before, crop.after, out, crop.note, v, "exact"))
+        onednn = self._onednn_transpose(r, op)
         for axis, a in enumerate(axes):
-            if a.output <= 0:
-                raise self.reject(f"output size would be {tuple(x.output for x in axes)} on axis {axis}",
-                                  "Output size is too small", "use less padding or a larger kernel/stride", axis)
+            if a.output < 0 or (a.output == 0 and not onednn):
+                raise self.reject(
+                    f"output size would be {tuple(x.output for x in axes)} on axis {axis}",
+                    "oneDNN: could not construct a memory descriptor using a format tag (float64: Output size is "
+                    "too small)" if onednn and a.output < 0 else "Output size is too small",
+                    "use less padding or a larger kernel/stride" + (
+                        "" if a.output < 0 else " (an output of 0 is an empty tensor only on PyTorch's oneDNN path: "
+                        "float32 with batch > 1, groups > 1 or a kernel > 3 on the last two axes, "
+                        "and output_padding < stride)"), axis)
+        if onednn and any(a.output == 0 for a in axes):
+            notes.append(f"the output is empty on axis {', '.join(str(i) for i, a in enumerate(axes) if a.output == 0)}"
+                         f": PyTorch's oneDNN kernel, which float32 input takes here ({onednn}), returns an empty "
+                         "tensor; float64 input takes the native kernel, which raises 'Output size is too small'")
         return Plan(tuple(axes), tuple(notes))
+
+    def _onednn_transpose(self, r: Request, output_padding: tuple[int, ...]) -> str:
+        """Why PyTorch 2.13 on CPU runs this transposed conv with oneDNN, or "" when it runs the
+        native ``slow_conv_transpose2d/3d`` kernel. It matters for an output of size 0 only:
+        oneDNN returns an empty tensor, the native kernel raises "Output size is too small".
+        ``ConvParams::use_mkldnn`` (``aten/src/ATen/native/Convolution.cpp``): float32 input, no
+        ``output_padding >= stride`` (``is_output_padding_big``), and, on the 2-D view (a 1-D
+        conv runs as 2-D with a unit height), ``groups > 1`` or a kernel > 3 on both last axes or
+        batch > 1 or ``N*C*size(2)*size(3) > 20480``. Assumed: float32 (torch's default dtype),
+        batch 1, channels = groups, more than one intra-op thread (the default; with one thread a
+        kernel 1 on both last axes at stride 1 and dilation 1 also runs natively). Checked against
+        live PyTorch by ``tests/test_torch_oracle.py``."""
+        if any(v >= s for v, s in zip(output_padding, r.stride)):
+            return ""
+        kernel = (1,) * (2 - r.ndim) + r.kernel
+        size = (1,) * (2 - r.ndim) + r.input
+        if r.groups > 1:
+            return "groups > 1"
+        if min(kernel[-2:]) > 3:
+            return "a kernel > 3 on the last two axes"
+        if r.groups * size[0] * size[1] > 20480:
+            return "N*C*size(2)*size(3) > 20480"
+        return ""
 
     def _transpose_padding(self, r: Request) -> None:
         p = r.padding
