@@ -18,11 +18,14 @@ import functools
 import importlib
 import re
 import sys
-from collections.abc import Sequence
-from typing import NoReturn, Optional
 
 from .. import __version__
 from ..errors import GeometryError, UserCodeError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see convgeom/__init__.py)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import NoReturn, Optional
 
 #: (name, one-line help, module under ``convgeom.cli`` with ``add_arguments`` and ``run``)
 COMMANDS: tuple[tuple[str, str, str], ...] = (

@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Collection, Iterable
-from typing import Optional, Union
 
 from ..errors import GeometryError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see convgeom/__init__.py)
+if TYPE_CHECKING:
+    from collections.abc import Collection, Iterable
+    from typing import Optional, Union
 
 #: The largest integer any option accepts: int64, what every framework stores sizes in.
 INT64_MAX = 2**63 - 1
@@ -33,7 +36,7 @@ _FLOAT = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 _RANGE = re.compile(r"(-?[0-9]+)(?:-(-?[0-9]+))?")
 PADDING_NAMES = ("valid", "same", "same_lower", "causal", "full")
 
-Padding = Union[str, int, tuple[int, ...], tuple[tuple[int, int], ...]]
+Padding = str | int | tuple[int, ...] | tuple[tuple[int, int], ...]
 
 
 class CliError(GeometryError):

@@ -1,0 +1,156 @@
+"""Frozen dataclasses for the geometry core, built without importing :mod:`dataclasses`.
+
+``import dataclasses`` imports :mod:`inspect` (and with it ``ast``, ``dis``, ``tokenize``), and
+``@dataclasses.dataclass`` compiles six methods per class: together about half of a cold
+``convgeom shape`` (see the "CLI start-up" section of BENCHMARKS.md). The core modules write
+``@dataclass(frozen=True)`` as usual and import :func:`dataclass` from here at run time, the
+standard one under ``TYPE_CHECKING`` (so mypy checks them as the dataclasses they are)::
+
+    TYPE_CHECKING = False
+    if TYPE_CHECKING:
+        from dataclasses import dataclass
+    else:
+        from .frozen import dataclass
+
+The classes behave as ``dataclasses.dataclass(frozen=True)`` makes them: the same ``__init__``
+signature, ``repr``, ``==`` (same class, equal fields), ``hash`` (of the fields' tuple),
+``dataclasses.FrozenInstanceError`` on assignment or deletion, ``__match_args__``; and
+:func:`dataclasses.fields`, :func:`~dataclasses.replace`, :func:`~dataclasses.asdict` and
+:func:`~dataclasses.is_dataclass` work on them: ``__dataclass_fields__`` is built by the standard
+module itself, from the same annotations and defaults, the first time anything asks for it.
+Only what the core uses is supported (annotated fields with plain defaults, no base classes); the
+rest raises :class:`TypeError` at class creation rather than behaving differently.
+``tests/test_frozen.py`` compares every core class with the standard decorator's result.
+"""
+
+from __future__ import annotations
+
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, TypeVar
+
+    T = TypeVar("T", bound=type)
+
+#: the class attributes the standard module sets, built on first use (see :class:`_Standard`);
+#: also ``__doc__`` (the signature) where the class has no docstring
+_STANDARD = ("__dataclass_fields__", "__dataclass_params__")
+
+
+def dataclass(cls: None = None, /, *, frozen: bool = False) -> Callable[[T], T]:
+    """``dataclasses.dataclass(frozen=True)``, for the classes of the geometry core."""
+    if cls is not None or frozen is not True:
+        raise TypeError("convgeom.frozen.dataclass makes frozen dataclasses only: write @dataclass(frozen=True)")
+    return _make_frozen
+
+
+def _make_frozen(cls: T) -> T:
+    if cls.__bases__ != (object,):
+        raise TypeError(f"{cls.__name__}: convgeom.frozen.dataclass takes no base classes; use dataclasses")
+    annotations: dict[str, str] = cls.__dict__.get("__annotations__", {})
+    names = tuple(annotations)
+    defaults: dict[str, Any] = {}
+    for name in names:
+        if str(annotations[name]).split("[")[0].rsplit(".")[-1] in ("ClassVar", "InitVar"):
+            raise TypeError(f"{cls.__name__}.{name}: convgeom.frozen.dataclass takes plain fields only; "
+                            "use dataclasses")
+        if name in cls.__dict__:
+            default = cls.__dict__[name]
+            if type(default).__module__ == "dataclasses" or type(default).__hash__ is None:
+                raise TypeError(f"{cls.__name__}.{name}: convgeom.frozen.dataclass takes plain immutable "
+                                "defaults only (no field(), no list/dict/set); use dataclasses")
+            defaults[name] = default
+        elif defaults:
+            raise TypeError(f"non-default argument {name!r} follows default argument")
+    methods = {"__init__": _init(cls, names, defaults, annotations), "__repr__": _repr, "__eq__": _eq,
+               "__hash__": _hash, "__setattr__": _frozen_setattr, "__delattr__": _frozen_delattr,
+               "__match_args__": names}
+    if sys.version_info >= (3, 13):
+        methods["__replace__"] = _replace
+    for name, value in methods.items():
+        setattr(cls, name, value)
+    for attribute in _STANDARD + (() if cls.__doc__ else ("__doc__",)):
+        setattr(cls, attribute, _Standard(attribute))
+    return cls
+
+
+def _init(cls: type, names: tuple[str, ...], defaults: dict[str, Any],
+          annotations: dict[str, str]) -> Callable[..., None]:
+    """The ``__init__`` the standard module writes for a frozen class: the fields as parameters
+    in order, each stored with ``object.__setattr__`` (one compiled function, as there)."""
+    params = ", ".join(f"{n}=__default_{n}" if n in defaults else n for n in names)
+    body = "".join(f"    __set(self, {n!r}, {n})\n" for n in names) or "    pass\n"
+    namespace: dict[str, Any] = {f"__default_{n}": v for n, v in defaults.items()}
+    namespace["__set"] = object.__setattr__
+    exec(f"def __init__(self, {params}):\n{body}", namespace)
+    init: Callable[..., None] = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__annotations__ = {**{n: annotations[n] for n in names}, "return": None}
+    return init
+
+
+def _fields(self: Any) -> tuple[Any, ...]:
+    return tuple(getattr(self, name) for name in self.__match_args__)
+
+
+def _repr(self: Any) -> str:
+    shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__match_args__)
+    return f"{type(self).__qualname__}({shown})"
+
+
+def _eq(self: Any, other: object) -> object:
+    if other.__class__ is self.__class__:
+        return _fields(self) == _fields(other)
+    return NotImplemented
+
+
+def _hash(self: Any) -> int:
+    return hash(_fields(self))
+
+
+def _replace(self: Any, /, **changes: Any) -> Any:
+    from dataclasses import replace
+
+    return replace(self, **changes)
+
+
+def _frozen_setattr(self: Any, name: str, value: object) -> None:
+    if name in self.__match_args__ or type(self).__dict__.get("__setattr__") is _frozen_setattr:
+        from dataclasses import FrozenInstanceError
+
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+    object.__setattr__(self, name, value)  # a subclass's own attribute, as the standard module allows
+
+
+def _frozen_delattr(self: Any, name: str) -> None:
+    if name in self.__match_args__ or type(self).__dict__.get("__delattr__") is _frozen_delattr:
+        from dataclasses import FrozenInstanceError
+
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+    object.__delattr__(self, name)
+
+
+class _Standard:
+    """``__dataclass_fields__``, ``__dataclass_params__`` (and ``__doc__`` where the class has
+    none), made by :mod:`dataclasses` itself on first access: a stand-in class with the same name,
+    annotations and defaults goes through the standard decorator, and its values are stored on
+    the class in place of these descriptors."""
+
+    def __init__(self, attribute: str) -> None:
+        self.attribute = attribute
+
+    def __get__(self, instance: object, owner: type) -> Any:
+        import dataclasses
+
+        cls = next(c for c in owner.__mro__ if c.__dict__.get(self.attribute) is self)  # owner or a base
+        names = cls.__match_args__  # type: ignore[attr-defined]
+        body = {n: cls.__dict__[n] for n in names if n in cls.__dict__}
+        body.update(__annotations__=cls.__dict__.get("__annotations__", {}), __module__=cls.__module__,
+                    __qualname__=cls.__qualname__)
+        standard: type = dataclasses.dataclass(frozen=True)(type(cls.__name__, (), body))
+        for attribute in _STANDARD + ("__doc__",):
+            if attribute in _STANDARD or isinstance(cls.__dict__.get(attribute), _Standard):
+                type.__setattr__(cls, attribute, standard.__dict__[attribute])
+        return cls.__dict__[self.attribute]
