@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import importlib
 import re
 import sys
 
@@ -92,7 +91,8 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
             continue  # a parser per command costs (argparse looks up translations for each)
         command_parser = sub.add_parser(name, help=help_text, description=help_text, formatter_class=formatter)
         if name == command:
-            module = importlib.import_module(f"{__name__}.{module_name}")
+            __import__(f"{__name__}.{module_name}")  # importlib.import_module, without importing importlib
+            module = sys.modules[f"{__name__}.{module_name}"]
             module.add_arguments(command_parser)
             command_parser.set_defaults(run=module.run)
     return parser
