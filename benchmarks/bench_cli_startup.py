@@ -29,6 +29,7 @@ CASES = {
     "console script (convgeom shape ...)": ["-c", "import sys; from convgeom.cli import main; "
                                                   f"sys.argv = ['convgeom', *{SHAPE!r}]; sys.exit(main())"],
     "python -c 'import convgeom'": ["-c", "import convgeom"],
+    "python -c 'import argparse' (the floor of any argparse CLI)": ["-c", "import argparse"],
     "python -c pass": ["-c", "pass"],
 }
 

@@ -12,7 +12,10 @@ import itertools
 import math
 import operator
 import struct
-from typing import Literal
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see convgeom/__init__.py)
+if TYPE_CHECKING:
+    from typing import Literal
 
 #: How a framework turns ``(n + pad_before + pad_after - e) / s`` into a count of windows:
 #:
@@ -27,7 +30,11 @@ from typing import Literal
 #:   ``n + pad_before`` (PyTorch ``Pool.h``; ONNX Runtime's ceil_mode);
 #: * ``floor_clamped``: ``max(0, floor(...) + 1)``: JAX returns an empty axis instead of failing;
 #: * ``exact``: no division: a transposed convolution, ``(n-1)*s + e - crop_before - crop_after``.
-Rounding = Literal["floor", "trunc", "trunc_shifted", "ceil", "floor_clamped", "exact"]
+#:
+#: An annotation-only name (import it under ``if TYPE_CHECKING:``): at run time ``typing`` would
+#: cost more than the rest of a cold ``convgeom shape``'s core imports.
+if TYPE_CHECKING:
+    Rounding = Literal["floor", "trunc", "trunc_shifted", "ceil", "floor_clamped", "exact"]
 
 
 def to_float32(value: float) -> float:

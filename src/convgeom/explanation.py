@@ -9,9 +9,6 @@ last, with their count; per-cell checks run only up to :data:`DETAIL_CELLS` cell
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Union
-
 from .dialects import get_dialect
 from .errors import GeometryError, GeometryTypeError, shown
 from .geometry import (
@@ -30,13 +27,18 @@ from .geometry import (
 )
 from .params import as_name
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see convgeom/__init__.py)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
 #: per-cell observations (gaps between windows, uneven transposed overlap) are made up to this
 #: many cells on an axis and skipped beyond
 DETAIL_CELLS = 4096
 #: window starts listed before and after the "..." of a long list
 HEAD, TAIL = 5, 2
 
-Result = Union[LayerGeometry, AdaptivePoolGeometry, ResizeGeometry]
+Result = LayerGeometry | AdaptivePoolGeometry | ResizeGeometry
 
 OPS: dict[str, Callable[..., Result]] = {
     "conv": conv,

@@ -17,13 +17,8 @@ and ``window_start(i)`` are O(1) at any size.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from fractions import Fraction
-from typing import Any, Optional, Union
-
 from . import arithmetic
-from .arithmetic import Rounding, effective_kernel
+from .arithmetic import effective_kernel
 from .dialects import Dialect, Request, get_dialect
 from .errors import GeometryError, GeometryTypeError, shown
 from .params import (
@@ -39,9 +34,21 @@ from .params import (
     per_axis,
     spatial_sizes,
 )
-from .receptive_field import RFStep
 
-OptionalIntOrTuple = Optional[IntOrTuple]
+# Annotation-only imports, and receptive fields (with `fractions`) imported where used: a cold
+# `convgeom shape` needs none of them (see the "CLI start-up" section of BENCHMARKS.md).
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see convgeom/__init__.py)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from dataclasses import dataclass
+    from typing import Any, Optional, Union
+
+    from .arithmetic import Rounding
+    from .receptive_field import RFStep
+else:
+    from .frozen import dataclass  # the same frozen dataclasses, without importing dataclasses
+
+OptionalIntOrTuple = IntOrTuple | None
 #: the most entries a per-cell or per-window view lists (``coverage()``, ``window_starts``, ...)
 MAX_CELLS = 4_000_000
 
@@ -154,6 +161,8 @@ class AxisGeometry:
     @property
     def rf_step(self) -> RFStep:
         """Receptive-field step of this layer (Araujo et al. 2019)."""
+        from .receptive_field import RFStep
+
         if self.transposed:
             return RFStep.transposed(self.effective_kernel, self.stride, self.pad_before)
         return RFStep.windowed(self.effective_kernel, self.stride, self.pad_before)
@@ -457,6 +466,10 @@ class AdaptivePoolGeometry:
     @property
     def rf_steps(self) -> tuple[RFStep, ...]:
         """Upper bound: the largest window, stride n/o."""
+        from fractions import Fraction
+
+        from .receptive_field import RFStep
+
         return tuple(
             RFStep(Fraction(arithmetic.adaptive_max_window(n, o)), Fraction(n, o), Fraction(0)) if o
             else RFStep.identity()
@@ -517,6 +530,10 @@ class ResizeGeometry:
     def rf_steps(self) -> tuple[RFStep, ...]:
         """Nearest resizing is treated as a step of kernel 1 and stride ``1/scale_factor`` (or
         ``n/o`` for a given size), fractional."""
+        from fractions import Fraction
+
+        from .receptive_field import RFStep
+
         if self.scale_given:
             # PyTorch indexes with 1/scale_factor when one was given (see source_indices)
             return tuple(RFStep(Fraction(1), 1 / Fraction(str(f)), Fraction(0)) for f in self.scale_given)

@@ -7,10 +7,14 @@ so explanations never recompute it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .arithmetic import ceil_div, tdiv
 from .errors import GeometryError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see convgeom/__init__.py)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:
+    from .frozen import dataclass  # the same frozen dataclasses, without importing dataclasses
 
 
 @dataclass(frozen=True)

@@ -27,14 +27,21 @@ framework does so (the dialect's ``broadcasts_single``: PyTorch's ``expand_param
 from __future__ import annotations
 
 import operator
-from collections.abc import Collection
-from dataclasses import dataclass
-from typing import Literal, Optional, Union
 
 from .errors import GeometryError, GeometryTypeError, shown
 
-IntOrTuple = Union[int, tuple[int, ...], list[int]]
-PaddingString = Literal["valid", "same", "same_lower", "causal", "full"]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see convgeom/__init__.py)
+if TYPE_CHECKING:
+    from collections.abc import Collection
+    from dataclasses import dataclass
+    from typing import Literal, Optional
+
+    PaddingString = Literal["valid", "same", "same_lower", "causal", "full"]
+else:
+    from .frozen import dataclass  # the same frozen dataclasses, without importing dataclasses
+
+# `|` unions, not typing.Union: other modules import these aliases at run time (convgeom.ops)
+IntOrTuple = int | tuple[int, ...] | list[int]
 PADDING_STRINGS: tuple[str, ...] = ("valid", "same", "same_lower", "causal", "full")
 PADDING_MODES: tuple[str, ...] = ("zeros", "reflect", "replicate", "circular")
 
@@ -78,9 +85,7 @@ class Padding:
         return str(self.pairs)
 
 
-PaddingArg = Union[
-    int, str, tuple[int, ...], list[int], tuple[tuple[int, int], ...], list[list[int]], RawPads
-]
+PaddingArg = int | str | tuple[int, ...] | list[int] | tuple[tuple[int, int], ...] | list[list[int]] | RawPads
 
 
 def _type_error(name: str, value: object, wanted: str, fix: str = "") -> GeometryTypeError:

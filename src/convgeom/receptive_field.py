@@ -14,10 +14,15 @@ transposed convolutions and upsampling, whose stride is ``1/s``, stay exact.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
 
 from .formatting import fraction as _show
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see convgeom/__init__.py)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:
+    from .frozen import dataclass  # the same frozen dataclasses, without importing dataclasses
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,7 @@ per :func:`same_profile`, ``max_pad`` in the int64 range for :func:`padding_for_
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import product
-from typing import Optional
 
 from .arithmetic import ceil_div, effective_kernel
 from .dialects import get_dialect
@@ -19,6 +17,13 @@ from .errors import GeometryError, GeometryTypeError, shown
 from .geometry import LayerGeometry, avg_pool, conv, layer_from_request, max_pool
 from .padding import same_total
 from .params import IntOrTuple, PaddingArg, as_flag, as_int, bounded_values, one_of, per_axis, spatial_sizes
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see convgeom/__init__.py)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+    from typing import Optional
+else:
+    from .frozen import dataclass  # the same frozen dataclasses, without importing dataclasses
 
 #: Cap on how many configurations one search may evaluate (a GeometryError beyond it).
 MAX_CANDIDATES = 200_000

@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import argparse
 import functools
-import importlib
 import re
 import sys
-from collections.abc import Sequence
-from typing import NoReturn, Optional
 
 from .. import __version__
 from ..errors import GeometryError, UserCodeError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see convgeom/__init__.py)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import NoReturn, Optional
 
 #: (name, one-line help, module under ``convgeom.cli`` with ``add_arguments`` and ``run``)
 COMMANDS: tuple[tuple[str, str, str], ...] = (
@@ -90,7 +92,8 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
             continue  # a parser per command costs (argparse looks up translations for each)
         command_parser = sub.add_parser(name, help=help_text, description=help_text, formatter_class=formatter)
         if name == command:
-            module = importlib.import_module(f"{__name__}.{module_name}")
+            __import__(f"{__name__}.{module_name}")  # importlib.import_module, without importing importlib
+            module = sys.modules[f"{__name__}.{module_name}"]
             module.add_arguments(command_parser)
             command_parser.set_defaults(run=module.run)
     return parser

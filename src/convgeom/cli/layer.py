@@ -8,10 +8,13 @@ per axis. An option the chosen op does not take is an error, never silently igno
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
-from typing import Any
 
 from . import args as values
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see convgeom/__init__.py)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 #: option -> (help, the engine's keyword)
 OPTIONS: dict[str, tuple[str, str]] = {

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Sequence
-
 from . import layer
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see convgeom/__init__.py)
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
 
 add_arguments = layer.add_arguments
 

@@ -6,14 +6,22 @@ the one alias table are in :mod:`convgeom.dialects`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Optional, Protocol
-
-from ..arithmetic import Rounding, ceil_div, effective_kernel
+from ..arithmetic import ceil_div, effective_kernel
 from ..errors import GeometryError
 from ..padding import PadSplit, explicit_split
 from ..params import INT64_MAX, PADDING_MODES, Padding
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see convgeom/__init__.py)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from dataclasses import dataclass
+    from typing import Optional, Protocol
+
+    from ..arithmetic import Rounding
+else:
+    from ..frozen import dataclass  # the same frozen dataclasses, without importing dataclasses
+
+    Protocol = object  # ForwardConv is only ever an annotation: no need for typing at run time
 
 #: what the messages call each windowed op
 OP_TITLES = {"conv": "convolution", "conv_transpose": "transposed convolution", "max_pool": "max pooling",

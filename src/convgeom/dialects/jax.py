@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from ..arithmetic import windowed_output
 from ..padding import PadSplit, explicit_split, jax_transpose_split, same_split
 from ..params import Padding
@@ -116,6 +114,8 @@ class Jax(Dialect):
         plan = self._windowed(r, ("'SAME' is computed on the undilated operand with the dilated window",))
         if kind != "avg":
             return plan
+        from dataclasses import replace  # here, not at the top: a cold start needs no dataclasses
+
         cip = True if r.count_include_pad is None else r.count_include_pad
         return replace(plan, count_include_pad=cip, notes=plan.notes + (
             "lax.reduce_window(add) sums; dividing by the window size counts pads (flax avg_pool default)" if cip

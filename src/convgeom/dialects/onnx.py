@@ -8,9 +8,8 @@ says so."""
 from __future__ import annotations
 
 import math
-from typing import Optional
 
-from ..arithmetic import Rounding, to_float32, transposed_full_output, windowed_output
+from ..arithmetic import to_float32, transposed_full_output, windowed_output
 from ..padding import (
     PadSplit,
     explicit_split,
@@ -19,7 +18,14 @@ from ..padding import (
     ort_transpose_same_split,
 )
 from ..params import INT64_MAX, Padding
-from .base import AxisPlan, Dialect, ForwardConv, Plan, Request, fit_fix, fmt
+from .base import AxisPlan, Dialect, Plan, Request, fit_fix, fmt
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see convgeom/__init__.py)
+if TYPE_CHECKING:
+    from typing import Optional
+
+    from ..arithmetic import Rounding
+    from .base import ForwardConv
 
 EMPTY_NOTE = "a window larger than the padded input gives an empty (size 0) axis, not an error"
 #: measured on ONNX Runtime 1.32 CPU (tests/test_dialect_onnx.py): the dilated MaxPool kernel

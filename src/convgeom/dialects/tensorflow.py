@@ -5,13 +5,17 @@ golden vectors recorded from real Keras/TensorFlow (``tests/golden/tensorflow.js
 
 from __future__ import annotations
 
-from typing import Optional
-
 from ..arithmetic import ceil_div, transposed_full_output, windowed_output
 from ..errors import GeometryError
 from ..padding import causal_split, explicit_split, same_split
 from ..params import Padding
-from .base import AxisPlan, Dialect, ForwardConv, Plan, Request, fmt
+from .base import AxisPlan, Dialect, Plan, Request, fmt
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see convgeom/__init__.py)
+if TYPE_CHECKING:
+    from typing import Optional
+
+    from .base import ForwardConv
 
 
 class TensorFlow(Dialect):

@@ -6,10 +6,9 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
 
-from ..arithmetic import Rounding, transposed_full_output, windowed_output
 from ..arithmetic import to_float32 as _f32
+from ..arithmetic import transposed_full_output, windowed_output
 from ..padding import (
     PadSplit,
     check_padding_mode,
@@ -19,7 +18,14 @@ from ..padding import (
     torch_transpose_split,
 )
 from ..params import INT64_MAX, Padding
-from .base import AxisPlan, Dialect, ForwardConv, Plan, Request, fit_fix, fmt
+from .base import AxisPlan, Dialect, Plan, Request, fit_fix, fmt
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see convgeom/__init__.py)
+if TYPE_CHECKING:
+    from typing import Optional
+
+    from ..arithmetic import Rounding
+    from .base import ForwardConv
 
 #: F.interpolate's modes, and the spatial dims the ones tied to a dimensionality need
 #: (``torch/nn/functional.py interpolate``: "Got 4D input, but linear mode needs 3D input")
