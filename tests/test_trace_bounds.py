@@ -143,3 +143,12 @@ def test_trace_of_a_huge_stride_finishes(tmp_path, op: str, kernel: int, code: s
     done = run_child(["-m", "convgeom", "trace", path], timeout=HANG_GUARD_S)
     assert done.returncode == 0, done.stderr
     assert code in done.stdout and "1000000000" in done.stdout
+
+
+def test_checkerboard_from_a_dilation_sharing_a_factor_with_the_stride() -> None:
+    """Kernel 2 at stride 2 is even, but dilation 2 sends every tap to the even outputs."""
+    ax = convgeom.conv_transpose(4, 2, 2, dilation=2).axes[0]
+    f = dg._check_checkerboard(REC, "W", ax, 0)
+    assert f is not None and "dilation 2 shares the factor 2 with stride 2" in f.message
+    assert "receive 0 or 2 contributions" in f.message
+    assert dg._check_checkerboard(REC, "W", convgeom.conv_transpose(4, 2, 2).axes[0], 0) is None

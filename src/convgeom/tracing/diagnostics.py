@@ -280,6 +280,15 @@ def _check_checkerboard(rec: LayerRecord, label: str, ax: AxisGeometry, axis: in
     if fewest == most:
         return None
     better = k + (-k) % s
+    if k % s == 0:  # even in k: the dilation leaves residues no tap reaches
+        g = math.gcd(d, s)
+        return Finding(
+            "checkerboard", "warning", rec.name,
+            f"transposed conv dilation {d} shares the factor {g} with stride {s} along {label}: output positions "
+            f"receive {fewest} or {most} contributions in a period-{s} pattern (checkerboard artifacts, "
+            "Odena et al. 2016)",
+            "use a dilation coprime to the stride (e.g. 1), or upsample (nearest/bilinear) then a stride-1 conv",
+            axis)
     return Finding(
         "checkerboard", "warning", rec.name,
         f"transposed conv kernel {k} is not divisible by stride {s} along {label}: output positions receive "
