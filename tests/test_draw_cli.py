@@ -79,7 +79,7 @@ def test_pipeline_is_seed_001(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 def test_coverage_scatter_pad_and_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["conv", "--input", "9,9", "--kernel", "2", "--stride", "3", "--coverage", "--plain"], capsys)
-    assert code == 0 and "rows never read: 2, 5, 8" in out
+    assert code == 0 and "rows never read (3): 2, 5, 8" in out
     code, out, _ = run(["conv-transpose", "--input", "3", "--kernel", "3", "--stride", "2", "--mode", "scatter",
                         "--step", "1", "-o", str(tmp_path / "s.svg")], capsys)
     grids = parse((tmp_path / "s.svg").read_text())
@@ -131,7 +131,7 @@ BAD = [
     (["conv", "--input", "40,40", "--kernel", "3", "-o", "x.gif"], "cap of 1,024"),
     (["conv", "--input", "4", "--kernel", "3", "-o", "x.bmp"], "cannot write a picture as 'bmp'"),
     (["conv", "--input", "5,5", "--kernel", "3", "--step", "9,9"], "outside the 3 x 3"),
-    (["conv", "--input", "5,5", "--kernel", "3", "--step", "a"], "--step must be integers"),
+    (["conv", "--input", "5,5", "--kernel", "3", "--step", "a"], "--step 'a' is not an integer"),
     (["conv", "--input", "3,3", "--kernel", "2", "--data", "[[1,2],[3,4]]"], "the data has shape 2 x 2"),
     (["conv", "--input", "3,3", "--kernel", "2", "--data", "[[1,2"], "--data is not valid JSON"),
     (["conv", "--input", "3", "--kernel", "2", "--coverage", "--values"], "--coverage draws counts"),
@@ -163,3 +163,32 @@ def test_entry_point_in_a_subprocess(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120,
                           env={"PYTHONPATH": str(Path(cg.__file__).parents[1])})
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_explain_ends_with_the_grids_of_the_layer(capsys: pytest.CaptureFixture[str]) -> None:
+    """convgeom explain prints the derivation, then the padded input with the first window, the
+    kernel and the output as grids (issue 10); the output grid has the engine's output size."""
+    assert main(["explain", "conv", "--input", "6,5", "--kernel", "3", "--stride", "2", "--padding", "same",
+                 "--framework", "tensorflow"]) == 0
+    out = capsys.readouterr().out
+    result = cg.conv((6, 5), 3, 2, "same", framework="tensorflow")
+    assert out.startswith(cg.explain(result))
+    grid = out[len(cg.explain(result)):]
+    assert grid.count("#") == result.output[0] * result.output[1] + grid.count("# output")
+    assert grid.count("[") == 9 + grid.count("[ ]")  # the 3x3 taps of the first window, and the legend
+    # TF SAME pads (0 before, 1 after) on the rows of 6: the padded input has 7 rows
+    padded = [line for line in grid.splitlines() if line[:3] in ("[0]", "[o]", " 0 ", " o ")]
+    assert len(padded) == result.input[0] + result.axes[0].pad_before + result.axes[0].pad_after
+
+
+def test_explain_of_a_huge_layer_names_why_no_grids(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", "conv", "--input", "5000,5000", "--kernel", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "grids not drawn" in out and "#" not in out
+
+
+def test_trace_op_prints_grids_not_nested_lists(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["trace-op", "--op", "max_pool", "--input", "[[1,2,3],[4,5,6]]", "--kernel-size", "2",
+                 "--stride", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "[[" not in out and "  1 2 3\n  4 5 6\n" in out

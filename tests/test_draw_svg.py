@@ -309,7 +309,7 @@ def test_pad_copies_name_the_cell_torch_copies() -> None:
     for mode in ("reflect", "replicate", "circular", "zeros", "constant"):
         for pads in (((1, 2), (2, 0)), ((2, 2), (1, 1)), ((0, 1), (2, 2))):
             data = [[10 * r + c for c in range(4)] for r in range(3)]
-            svg = cg.draw(pad_scene(data, pads, mode, 7.0))
+            svg = cg.draw(pad_scene(data, pads, mode, 7.0 if mode == "constant" else 0.0))
             grids = parse(svg)["input"]
             torch_pads = (pads[1][0], pads[1][1], pads[0][0], pads[0][1])
             x = torch.tensor(data, dtype=torch.float64)[None, None]

@@ -7,7 +7,7 @@ import re
 import pytest
 
 import convgeom as cg
-from convgeom.draw.terminal import render, render_geometry, render_op_trace
+from convgeom.draw.terminal import render, render_geometry
 
 np = pytest.importorskip("numpy")
 torch = pytest.importorskip("torch")
@@ -25,7 +25,7 @@ def test_trace_op_grids_are_the_traced_arrays_and_torch_output() -> None:
     x = rng.integers(-5, 6, (1, 1, 6, 7)).astype(np.float64)
     w = rng.integers(-2, 3, (1, 1, 3, 2)).astype(np.float64)
     trace = cg.ops.trace_conv(x, w, stride=(2, 1), padding=1)
-    text = render_op_trace(trace)
+    text = trace.render()
     lines = text.splitlines()
     assert np.array_equal(_grid_after(lines, "1 Input image", 6), x[0, 0])
     assert np.array_equal(_grid_after(lines, "2 Apply padding", 8), trace.padded[0, 0])
@@ -45,10 +45,10 @@ def test_trace_op_grids_are_the_traced_arrays_and_torch_output() -> None:
 
 def test_trace_op_pools_and_batches() -> None:
     x = np.arange(2 * 3 * 5.0).reshape(1, 2, 3, 5)
-    text = render_op_trace(cg.ops.trace_avg_pool(x, 2, 2, 1, count_include_pad=False), max_windows=2)
+    text = cg.ops.trace_avg_pool(x, 2, 2, 1, count_include_pad=False).render(max_windows=2)
     assert "[image 0, channel 1]" in text and "... " in text and "/ " in text
-    assert "max = " in render_op_trace(cg.ops.trace_max_pool(x, 2))
-    one_d = render_op_trace(cg.ops.trace_conv(np.arange(5.0)[None, None], np.ones((1, 1, 3)), stride=2))
+    assert "max = " in cg.ops.trace_max_pool(x, 2).render()
+    one_d = cg.ops.trace_conv(np.arange(5.0)[None, None], np.ones((1, 1, 3)), stride=2).render()
     assert "  0 1 2 3 4" in one_d.splitlines()
 
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,8 +19,8 @@ from convgeom import optional
 from convgeom.errors import GeometryError, MissingExtraError
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "convgeom"
-#: packages still being written on other branches; they move to convgeom.optional when they land
-NOT_YET = ("draw", "web", "quiz")
+#: packages allowed to write their own install line (none: every package uses convgeom.optional)
+NOT_YET: tuple[str, ...] = ()
 
 
 @pytest.mark.parametrize("module, feature, extra, line", [
@@ -42,6 +43,33 @@ def test_a_missing_module_is_one_line_naming_the_extra(monkeypatch: pytest.Monke
     assert isinstance(info.value, GeometryError) and isinstance(info.value, ModuleNotFoundError)
     assert (info.value.name or "").partition(".")[0] == module.partition(".")[0]  # the module that failed
     assert isinstance(info.value.__cause__, ModuleNotFoundError)
+
+
+@pytest.mark.parametrize("hidden, call, line", [
+    ("PIL", lambda cg: cg.draw.api.render(cg.draw.make_scene(cg.conv(5, 3)), "png"),
+     "drawing PNG and GIF pictures needs the Pillow package, which is not installed; pip install 'convgeom[draw]'"),
+    ("matplotlib", lambda cg: cg.draw.plots.staircase("conv", range(1, 9), ("torch",), kernel=3),
+     "plotting needs the matplotlib package, which is not installed; pip install 'convgeom[draw]'"),
+    ("uvicorn", lambda cg: __import__("convgeom.cli", fromlist=["main"]).main(["serve", "--port", "0"]), None),
+])
+def test_features_name_their_extra(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                   hidden: str, call: Any, line: str | None) -> None:
+    """Pictures, plots and the web server go through convgeom.optional like every other feature."""
+    import convgeom as cg
+    import convgeom.draw.api
+    import convgeom.draw.plots  # noqa: F401
+
+    for name in [m for m in sys.modules if m == hidden or m.startswith(hidden + ".")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, hidden, None)
+    if line is None:  # the command line: exit 2, one line
+        assert call(cg) == 2
+        assert capsys.readouterr().err == ("convgeom: error: convgeom serve needs the uvicorn package, which is not "
+                                           "installed; pip install 'convgeom[web]'\n")
+        return
+    with pytest.raises(MissingExtraError) as info:
+        call(cg)
+    assert str(info.value) == line
 
 
 def test_an_installed_module_is_returned() -> None:

@@ -42,6 +42,8 @@ EXTRAS: dict[str, str] = {
     "yaml": "experiments",
     "PIL": "experiments",
     "ray": "ray",
+    "starlette": "web",
+    "uvicorn": "web",
 }
 #: module -> the name pip installs it by, where they differ
 PACKAGES: dict[str, str] = {"sklearn": "scikit-learn", "yaml": "PyYAML", "PIL": "Pillow"}

@@ -32,6 +32,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("trace-op", "print every stage of a small conv/pool: input, padded input, each window, output", "trace_op"),
     ("trace", "trace a model: shapes, params, MACs, receptive fields, findings (runs the model's code)", "trace"),
     ("experiment", "train small CNN variants over a grid; test the tutorials' claims on real data", "experiment"),
+    ("draw", "pictures: windows over padded inputs, transposed conv, pooling, coverage, receptive fields", "draw"),
     ("port", "exact code for one layer in another framework (PyTorch, Keras, JAX, ONNX)", "port"),
     ("quiz", "practice exercises answered and explained by the engine (terminal, --json, --markdown)", "quiz"),
     ("serve", "a local web playground and JSON API: pictures, formulas, frameworks, practice (convgeom[web])", "serve"),

@@ -1,4 +1,5 @@
-"""``convgeom explain``: the step-by-step derivation of one layer; a configuration the framework
+"""``convgeom explain``: the step-by-step derivation of one layer, then its grids (the padded
+input with the first window, the kernel, the output) when they fit a terminal; a configuration the framework
 refuses is explained up to the rule that refuses it (on stdout) and fails with that rule's one
 line (on stderr, exit code 2)."""
 
@@ -25,5 +26,11 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"accepted": False, "error": str(err), "explanation": text}) if args.json else text)
         raise
     text = explain(result)
-    print(json.dumps({"accepted": True, "explanation": text, **layer.result_json(result)}) if args.json else text)
+    if args.json:
+        print(json.dumps({"accepted": True, "explanation": text, **layer.result_json(result)}))
+        return 0
+    from ..draw.terminal import render_geometry
+
+    grids = render_geometry(result, fit=True)
+    print(f"{text}\n\n{grids}" if grids else text)
     return 0

@@ -57,13 +57,12 @@ def url_of(host: str, port: int) -> str:
 def run(args: argparse.Namespace) -> int:
     port = values.integer(args.port, "--port", minimum=0, maximum=65535)
     upload_mb = values.integer(args.max_upload_mb, "--max-upload-mb", minimum=1, maximum=MAX_UPLOAD_MB)
-    try:
+    from ..optional import needed
+
+    with needed("convgeom serve", extra="web"):
         import uvicorn
 
         from ..web.server import Limits, create_app
-    except ImportError as exc:
-        raise values.CliError(f"convgeom serve needs {exc.name or 'starlette and uvicorn'}, which is not installed",
-                              fix="pip install 'convgeom[web]'") from exc
     sock, port = listen(args.host, port)
     url = url_of(args.host, port)
     app = create_app(Limits(max_upload=upload_mb * 1024**2), host=args.host)

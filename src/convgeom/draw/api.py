@@ -30,13 +30,13 @@ def format_of(path: PathLike, fmt: Optional[str] = None) -> str:
 def trace_for(result: LayerGeometry, data: Any = None, weight: Any = None) -> OpTrace:
     """The ops trace of ``result`` on ``data`` (spatial axes only; default 1..9 repeating) with
     ``weight`` (spatial kernel; default all ones, as seed 001), for pictures with numbers."""
-    try:
+    from ..optional import needed
+
+    with needed("drawing values", extra="draw"):
         import numpy as np
 
         from .. import ops
-        from ..params import RawPads
-    except ImportError as exc:  # pragma: no cover - numpy missing
-        raise GeometryError("pictures with values need NumPy", fix="pip install 'convgeom[draw]'") from exc
+    from ..params import RawPads
     from .build import check_window_cells, default_data, shape_text
 
     if result.op not in ("conv", "max_pool", "avg_pool"):

@@ -161,10 +161,10 @@ def pad_fill(result: LayerGeometry) -> str:
 def copy_sources(mode: str, sizes: list[tuple[int, int, int]]) -> list[list[int]]:
     """Per axis, the padded coordinate each padded cell copies in a reflect / replicate /
     circular padding (``sizes`` = (n, before, after) per axis), from :mod:`convgeom.ops.padding`."""
-    try:
+    from ..optional import needed
+
+    with needed("drawing copied padding", extra="draw"):
         from ..ops.padding import _axis_indices
-    except ImportError as exc:  # pragma: no cover - numpy missing
-        raise GeometryError("drawing copied padding needs NumPy", fix="pip install 'convgeom[draw]'") from exc
     return [[int(i) + before for i in _axis_indices(mode, n, before, after)] for n, before, after in sizes]
 
 
@@ -274,10 +274,10 @@ def avg_divisors(result: LayerGeometry) -> list[list[float]]:
     ``divisor_override``, the window clipped to the padded input, or its in-input cells)."""
     if result.divisor:
         return [[float(result.divisor)] * result.axes[0].output] + [[1.0] * a.output for a in result.axes[1:]]
-    try:
+    from ..optional import needed
+
+    with needed("drawing average-pool divisors", extra="draw"):
         from ..ops.pooling import _avg_divisors
-    except ImportError as exc:  # pragma: no cover - numpy missing
-        raise GeometryError("drawing average-pool divisors needs NumPy", fix="pip install 'convgeom[draw]'") from exc
     return [[float(v) for v in vec] for vec in _avg_divisors(result)]
 
 
@@ -447,13 +447,13 @@ def pad_scene(data: Any, pad: Any, mode: str = "zeros", value: float = 0.0) -> S
     """What ``F.pad(x, pad, mode, value)`` does to the spatial array ``data`` (1-D to 3-D):
     every padded cell with its value and, for reflect / replicate / circular, the input cell it
     copies (arrows along the middle row and column)."""
-    from .. import ops
-    from ..ops.padding import pad_pairs
+    from ..optional import needed
 
-    try:
+    with needed("drawing F.pad", extra="draw"):
         import numpy as np
-    except ImportError as exc:  # pragma: no cover
-        raise GeometryError("drawing F.pad needs NumPy", fix="pip install 'convgeom[draw]'") from exc
+
+        from .. import ops
+        from ..ops.padding import pad_pairs
     x = np.asarray(data, dtype=np.float64)
     if x.ndim < 1 or x.ndim > 3:
         raise GeometryError(f"pad pictures take 1-D to 3-D data, got {x.ndim}-D", fix="give spatial axes only")

@@ -80,8 +80,7 @@ def _cells(shape: tuple[int, ...], per_axis: list[list[int]], role: str) -> list
 
 
 def _lines(values: tuple[int, ...]) -> str:
-    shown = ", ".join(map(str, values[:12]))
-    return shown + (f", ... ({len(values)} in all)" if len(values) > 12 else "")
+    return ", ".join(map(str, values[:12])) + (", ..." if len(values) > 12 else "")
 
 
 def _labels(result: LayerGeometry, heat: Heat, transposed: bool) -> list[str]:
@@ -91,9 +90,11 @@ def _labels(result: LayerGeometry, heat: Heat, transposed: bool) -> list[str]:
     for name, unread, gaps in zip(names, heat.unread, heat.gaps):
         word = _LINE_WORDS.get(name, name)
         if unread:
-            line = f"{word} never " + ("written" if transposed else "read") + f": {_lines(unread)}"
-            if gaps:
-                line += f" (between windows, stride > window or dilation holes: {_lines(gaps)})"
+            line = f"{word} never " + ("written" if transposed else "read") + f" ({len(unread)}): {_lines(unread)}"
+            if gaps:  # say which are gaps between windows and which lie outside every window
+                outside = len(unread) - len(gaps)
+                line += (f"; {len(gaps)} between windows (stride > window, or dilation holes)"
+                         + (f", {outside} outside every window" if outside else ""))
             lines.append(line)
     if transposed:
         uneven = [min(a.coverage()) != max(a.coverage()) for a in result.axes]

@@ -28,12 +28,12 @@ _MARKERS = ("o", "s", "^", "D", "v", "P")
 
 
 def _matplotlib() -> Any:
-    try:
+    from ..optional import needed
+
+    with needed("plotting", extra="draw"):
         import matplotlib
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
-    except ImportError:
-        raise GeometryError("plots need matplotlib", fix="pip install 'convgeom[draw]'") from None
     return matplotlib, Figure, FigureCanvasAgg
 
 

@@ -37,13 +37,11 @@ FRAME_MS = 700
 
 
 def _pil() -> Any:
-    try:
+    from ..optional import needed
+
+    with needed("drawing PNG and GIF pictures", extra="draw"):
         from PIL import Image as PILImage
         from PIL import ImageDraw
-    except ImportError:
-        from ..errors import GeometryError
-
-        raise GeometryError("PNG and GIF pictures need Pillow", fix="pip install 'convgeom[draw]'") from None
     return PILImage, ImageDraw
 
 

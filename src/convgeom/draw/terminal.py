@@ -2,9 +2,8 @@
 window's taps in ``[brackets]`` and the cell it computes in ``(parentheses)``, coloured with
 ``rich`` when it is installed and the output is a terminal, plain text otherwise.
 
-Also the grids ``convgeom trace-op`` and ``convgeom explain`` print:
-:func:`render_op_trace` (every stage of an :class:`~convgeom.ops.trace.OpTrace` as grids) and
-:func:`render_geometry` (a layer's padded input, windows and output).
+Also the grids ``convgeom explain`` prints: :func:`render_geometry` (a layer's padded input,
+windows and output). ``convgeom trace-op``'s grids are :meth:`convgeom.ops.OpTrace.render`.
 """
 
 from __future__ import annotations
@@ -17,10 +16,10 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from ..errors import GeometryError
 from .palette import STYLES, lit_style
-from .scene import MAX_TERMINAL_CELLS, MAX_TERMINAL_WIDTH, Frame, Grid, Pos, Scene, pos_text
+from .scene import MAX_TERMINAL_CELLS, MAX_TERMINAL_WIDTH, Frame, Grid, Pos, Scene
 
 if TYPE_CHECKING:
-    from ..ops.trace import OpTrace
+    pass
 
 #: one terminal cell: (text, palette key as drawn, bracket kind "" / "window" / "focus")
 Token = tuple[str, str, str]
@@ -214,113 +213,7 @@ def use_color(stream: Any) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
-# ----- the grids of convgeom trace-op and convgeom explain -----------------------------------
-def array_lines(array: Any, indent: str = "  ") -> list[str]:
-    """A spatial array (1-D to 3-D, NumPy) as right-aligned rows (3-D: depth slices side by side)."""
-    from ..ops.trace import _num_text
-
-    texts = [[_num_text(float(v)) for v in row] for row in _rows(array)]
-    width = max((len(t) for row in texts for t in row), default=1)
-    if array.ndim == 3:
-        depth, cols = array.shape[0], array.shape[2]
-        lines = []
-        for row in texts:
-            slices = [" ".join(t.rjust(width) for t in row[d * cols:(d + 1) * cols]) for d in range(depth)]
-            lines.append(indent + " | ".join(slices))
-        return lines
-    return [indent + " ".join(t.rjust(width) for t in row) for row in texts]
-
-
-def _rows(array: Any) -> list[list[Any]]:
-    if array.ndim == 1:
-        return [list(array)]
-    if array.ndim == 2:
-        return [list(r) for r in array]
-    return [[v for d in range(array.shape[0]) for v in array[d, r]] for r in range(array.shape[1])]
-
-
-def _batch_lines(array: Any) -> list[str]:
-    """(N, C, *spatial) as grids, one per image and channel (just the grid for 1 x 1)."""
-    if array.shape[0] == 1 and array.shape[1] == 1:
-        return array_lines(array[0, 0])
-    lines = []
-    for n, c in itertools.product(range(array.shape[0]), range(array.shape[1])):
-        lines.append(f"  [image {n}, channel {c}]")
-        lines.extend(array_lines(array[n, c], "    "))
-    return lines
-
-
-def _side(blocks: list[tuple[str, list[str]]], indent: str) -> list[str]:
-    widths = [max([len(name)] + [len(line) for line in lines]) for name, lines in blocks]
-    height = max(len(lines) for _, lines in blocks)
-    out = [indent + "   ".join(name.ljust(w) for (name, _), w in zip(blocks, widths)).rstrip()]
-    for i in range(height):
-        out.append(indent + "   ".join((lines[i] if i < len(lines) else "").ljust(w)
-                                       for (_, lines), w in zip(blocks, widths)).rstrip())
-    return out
-
-
-def render_op_trace(op_trace: OpTrace, max_windows: Optional[int] = None) -> str:
-    """``convgeom trace-op``'s text with grids instead of nested lists: the numbered stages of
-    :meth:`~convgeom.ops.trace.OpTrace.stages`, each array as an aligned grid, then every window
-    (its cells, its products for a convolution, the sum or max or mean)."""
-    from ..ops.trace import _num_text, _shape_text
-
-    lines: list[str] = []
-    for number, stage in enumerate(op_trace.stages(), start=1):
-        lines.append(f"{number} {stage.title}")
-        lines.append(f"{_shape_text(stage.shape_in)} -> {_shape_text(stage.shape_out)}: {stage.description}")
-        if stage.detail:
-            lines.append(stage.detail)
-        if stage.array is not None:
-            lines.extend(_batch_lines(stage.array))
-            continue
-        if op_trace.weight is not None:
-            if op_trace.weight.shape[:2] == (1, 1):
-                lines.append("kernel")
-                lines.extend(array_lines(op_trace.weight[0, 0]))
-            else:
-                for o, i in itertools.product(range(op_trace.weight.shape[0]), range(op_trace.weight.shape[1])):
-                    lines.append(f"kernel [out channel {o}, in channel {i}]")
-                    lines.extend(array_lines(op_trace.weight[o, i]))
-        if op_trace.bias is not None:
-            lines.append("bias: " + ", ".join(_num_text(float(v)) for v in op_trace.bias))
-        lines.extend(_window_lines(op_trace, max_windows))
-    return "\n".join(lines)
-
-
-def _window_lines(op_trace: OpTrace, max_windows: Optional[int]) -> list[str]:
-    from ..ops.trace import _num_text
-
-    shown = op_trace.windows if max_windows is None else op_trace.windows[:max_windows]
-    many = op_trace.output.shape[0] > 1 or op_trace.output.shape[1] > 1
-    names = {1: ("positions",), 2: ("rows", "cols"), 3: ("depth", "rows", "cols")}.get(len(op_trace.geometry.axes), ())
-    lines = []
-    for w in shown:
-        where = ", ".join(f"{name} {t[0]}..{t[-1]}" + (f" every {t[1] - t[0]}" if len(t) > 1 and t[1] - t[0] != 1 else "")
-                          for name, t in zip(names, w.taps))
-        head = f"  window ({pos_text(w.position)})" + (f" [image {w.batch}, channel {w.channel}]" if many else "")
-        lines.append(f"{head}: padded {where}")
-        blocks = []
-        for c in range(w.values.shape[0]) if w.products is not None else [None]:
-            values = w.values if c is None else w.values[c]
-            suffix = "" if c is None or w.values.shape[0] == 1 else f" (in channel {c})"
-            blocks.append((f"values{suffix}", array_lines(values, "")))
-            if w.products is not None:
-                blocks.append((f"products{suffix}", array_lines(w.products[c], "")))
-        lines.extend(_side(blocks, "    "))
-        if w.products is not None:
-            tail = f" + bias {_num_text(w.bias)}" if op_trace.bias is not None else ""
-            lines.append(f"    sum = {_num_text(w.total)}{tail} -> {_num_text(w.result)}")
-        elif w.divisor is not None:
-            lines.append(f"    sum = {_num_text(w.total)}, / {_num_text(w.divisor)} -> {_num_text(w.result)}")
-        else:
-            lines.append(f"    max = {_num_text(w.result)}")
-    if len(shown) < len(op_trace.windows):
-        lines.append(f"  ... {len(op_trace.windows) - len(shown)} more windows (use --max-windows to see them)")
-    return lines
-
-
+# ----- the grids of convgeom explain ------------------------------------------------------
 def render_geometry(result: Any, *, step: Optional[Pos] = None, color: bool = False, fit: bool = False) -> str:
     """The grids of one layer (padded input with the window of ``step`` -- default the first --,
     kernel, output; a transposed convolution with zeros inserted), for ``convgeom explain``.

@@ -177,56 +177,10 @@ class OpTrace:
         }
 
     def render(self, max_windows: Optional[int] = None) -> str:
-        """Text in the tutorial's layout: numbered stages, shapes, arrays, then each window."""
-        lines: list[str] = []
-        stages = self.stages()
-        for number, stage in enumerate(stages, start=1):
-            lines.append(f"{number} {stage.title}")
-            lines.append(f"{_shape_text(stage.shape_in)} -> {_shape_text(stage.shape_out)}: {stage.description}")
-            if stage.detail:
-                lines.append(stage.detail)
-            if stage.array is not None:
-                lines.extend(_array_lines(stage.array))
-            else:
-                lines.extend(self._window_lines(max_windows))
-        return "\n".join(lines)
-
-    def _window_lines(self, max_windows: Optional[int]) -> list[str]:
-        lines: list[str] = []
-        single = self.weight is not None and self.weight.shape[:2] == (1, 1)
-        if self.weight is not None:
-            if single:
-                lines.append("kernel " + _nested(self.weight[0, 0]))
-            else:
-                lines.append("kernel (C_out, C_in/groups, *k): " + _nested(self.weight))
-        if self.bias is not None:
-            lines.append("bias: " + _nested(self.bias))
-        shown = self.windows if max_windows is None else self.windows[:max_windows]
-        many = self.output.shape[0] > 1 or self.output.shape[1] > 1
-        for w in shown:
-            where = ", ".join(
-                f"{name} {t[0]}..{t[-1]}" + (f" step {t[1] - t[0]}" if len(t) > 1 and t[1] - t[0] != 1 else "")
-                for name, t in zip(_axis_names(len(w.taps)), w.taps)
-            )
-            head = f"window {_tuple_text(w.position)}"
-            if many:
-                head += f" [image {w.batch}, channel {w.channel}]"
-            lines.append(f"  {head}: padded {where}")
-            values, products = w.values, w.products
-            if single and products is not None:
-                values, products = values[0], products[0]
-            lines.append(f"    values   {_nested(values)}")
-            if products is not None:
-                lines.append(f"    products {_nested(products)}")
-                tail = f" + bias {_num_text(w.bias)}" if self.bias is not None else ""
-                lines.append(f"    sum = {_num_text(w.total)}{tail} -> {_num_text(w.result)}")
-            elif w.divisor is not None:
-                lines.append(f"    sum = {_num_text(w.total)}, / {_num_text(w.divisor)} -> {_num_text(w.result)}")
-            else:
-                lines.append(f"    max = {_num_text(w.result)}")
-        if len(shown) < len(self.windows):
-            lines.append(f"  ... {len(self.windows) - len(shown)} more windows (use --max-windows to see them)")
-        return lines
+        """Text in the tutorial's layout: numbered stages with their shapes, each array as an
+        aligned grid, then each window (values, products, the sum or max or mean); at most
+        ``max_windows`` windows."""
+        return _render(self, max_windows)
 
 
 # ----- building traces ----------------------------------------------------------------------
@@ -424,22 +378,6 @@ def _num_text(value: float) -> str:
     return v if isinstance(v, str) else (str(v) if isinstance(v, int) else f"{v:.6g}")
 
 
-def _nested(array: Array) -> str:
-    if array.ndim == 0:
-        return _num_text(float(array))
-    return "[" + ", ".join(_nested(a) for a in array) + "]"
-
-
-def _array_lines(array: Array) -> list[str]:
-    """The tutorial prints the spatial array of a single image and channel as one nested list."""
-    if array.shape[0] == 1 and array.shape[1] == 1:
-        return [_nested(array[0, 0])]
-    lines = []
-    for n, c in itertools.product(range(array.shape[0]), range(array.shape[1])):
-        lines.append(f"[image {n}, channel {c}] {_nested(array[n, c])}")
-    return lines
-
-
 def _shape_text(shape: tuple[int, ...]) -> str:
     return " x ".join(map(str, shape))
 
@@ -462,3 +400,104 @@ def _shape_words(shape: tuple[int, ...]) -> str:
 
 def _tuple_text(values: Any) -> str:
     return str(tuple(values)) if len(values) != 1 else str(values[0])
+
+
+# ----- the text of a trace: aligned grids -------------------------------------------------
+def _grid_lines(array: Any, indent: str = "  ") -> list[str]:
+    """A spatial array (1-D to 3-D, NumPy) as right-aligned rows (3-D: depth slices side by side)."""
+    texts = [[_num_text(float(v)) for v in row] for row in _rows(array)]
+    width = max((len(t) for row in texts for t in row), default=1)
+    if array.ndim == 3:
+        depth, cols = array.shape[0], array.shape[2]
+        lines = []
+        for row in texts:
+            slices = [" ".join(t.rjust(width) for t in row[d * cols:(d + 1) * cols]) for d in range(depth)]
+            lines.append(indent + " | ".join(slices))
+        return lines
+    return [indent + " ".join(t.rjust(width) for t in row) for row in texts]
+
+
+def _rows(array: Any) -> list[list[Any]]:
+    if array.ndim == 1:
+        return [list(array)]
+    if array.ndim == 2:
+        return [list(r) for r in array]
+    return [[v for d in range(array.shape[0]) for v in array[d, r]] for r in range(array.shape[1])]
+
+
+def _batch_lines(array: Any) -> list[str]:
+    """(N, C, *spatial) as grids, one per image and channel (just the grid for 1 x 1)."""
+    if array.shape[0] == 1 and array.shape[1] == 1:
+        return _grid_lines(array[0, 0])
+    lines = []
+    for n, c in itertools.product(range(array.shape[0]), range(array.shape[1])):
+        lines.append(f"  [image {n}, channel {c}]")
+        lines.extend(_grid_lines(array[n, c], "    "))
+    return lines
+
+
+def _side(blocks: list[tuple[str, list[str]]], indent: str) -> list[str]:
+    widths = [max([len(name)] + [len(line) for line in lines]) for name, lines in blocks]
+    height = max(len(lines) for _, lines in blocks)
+    out = [indent + "   ".join(name.ljust(w) for (name, _), w in zip(blocks, widths)).rstrip()]
+    for i in range(height):
+        out.append(indent + "   ".join((lines[i] if i < len(lines) else "").ljust(w)
+                                       for (_, lines), w in zip(blocks, widths)).rstrip())
+    return out
+
+
+def _render(op_trace: OpTrace, max_windows: Optional[int] = None) -> str:
+    """``convgeom trace-op``'s text: the numbered stages of :meth:`OpTrace.stages`, each array as
+    an aligned grid, then every window (its cells, its products for a convolution, the sum or max
+    or mean)."""
+    lines: list[str] = []
+    for number, stage in enumerate(op_trace.stages(), start=1):
+        lines.append(f"{number} {stage.title}")
+        lines.append(f"{_shape_text(stage.shape_in)} -> {_shape_text(stage.shape_out)}: {stage.description}")
+        if stage.detail:
+            lines.append(stage.detail)
+        if stage.array is not None:
+            lines.extend(_batch_lines(stage.array))
+            continue
+        if op_trace.weight is not None:
+            if op_trace.weight.shape[:2] == (1, 1):
+                lines.append("kernel")
+                lines.extend(_grid_lines(op_trace.weight[0, 0]))
+            else:
+                for o, i in itertools.product(range(op_trace.weight.shape[0]), range(op_trace.weight.shape[1])):
+                    lines.append(f"kernel [out channel {o}, in channel {i}]")
+                    lines.extend(_grid_lines(op_trace.weight[o, i]))
+        if op_trace.bias is not None:
+            lines.append("bias: " + ", ".join(_num_text(float(v)) for v in op_trace.bias))
+        lines.extend(_window_lines(op_trace, max_windows))
+    return "\n".join(lines)
+
+
+def _window_lines(op_trace: OpTrace, max_windows: Optional[int]) -> list[str]:
+    shown = op_trace.windows if max_windows is None else op_trace.windows[:max_windows]
+    many = op_trace.output.shape[0] > 1 or op_trace.output.shape[1] > 1
+    names = _axis_names(len(op_trace.geometry.axes))
+    lines = []
+    for w in shown:
+        where = ", ".join(f"{name} {t[0]}..{t[-1]}" + (f" every {t[1] - t[0]}" if len(t) > 1 and t[1] - t[0] != 1 else "")
+                          for name, t in zip(names, w.taps))
+        head = "  window (" + ",".join(map(str, w.position)) + ")" + (f" [image {w.batch}, channel {w.channel}]" if many else "")
+        lines.append(f"{head}: padded {where}")
+        blocks = []
+        for c in range(w.values.shape[0]) if w.products is not None else [None]:
+            values = w.values if c is None else w.values[c]
+            suffix = "" if c is None or w.values.shape[0] == 1 else f" (in channel {c})"
+            blocks.append((f"values{suffix}", _grid_lines(values, "")))
+            if w.products is not None:
+                blocks.append((f"products{suffix}", _grid_lines(w.products[c], "")))
+        lines.extend(_side(blocks, "    "))
+        if w.products is not None:
+            tail = f" + bias {_num_text(w.bias)}" if op_trace.bias is not None else ""
+            lines.append(f"    sum = {_num_text(w.total)}{tail} -> {_num_text(w.result)}")
+        elif w.divisor is not None:
+            lines.append(f"    sum = {_num_text(w.total)}, / {_num_text(w.divisor)} -> {_num_text(w.result)}")
+        else:
+            lines.append(f"    max = {_num_text(w.result)}")
+    if len(shown) < len(op_trace.windows):
+        lines.append(f"  ... {len(op_trace.windows) - len(shown)} more windows (use --max-windows to see them)")
+    return lines

@@ -158,13 +158,9 @@ def layer(data: Mapping[str, Any]) -> dict[str, Any]:
 def port(data: Mapping[str, Any]) -> dict[str, Any]:
     """The layer in ``data`` written for every framework by ``convgeom.port`` (each target's
     code, the input sizes where it is exact and its notes, or why it cannot be ported)."""
-    try:
-        from ..port import port_geometry
-    except ImportError:
-        raise RequestError("copy as code is not available yet: this convgeom has no convgeom.port",
-                           fix="install a convgeom with the porting module", status=404) from None
     from ..dialects import DIALECTS
     from ..geometry import LayerGeometry
+    from ..port import port_geometry
 
     function, params = _params(data, CHANNEL_FIELDS + PICTURE_FIELDS)
     result = _compute(function, params)

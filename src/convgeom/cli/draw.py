@@ -24,6 +24,7 @@ import sys
 from typing import Any, Optional
 
 from ..errors import GeometryError
+from . import args as values
 
 LAYERS = ("conv", "conv-transpose", "max-pool", "avg-pool", "unfold")
 WHATS = LAYERS + ("pad", "pipeline", "rf", "staircase", "rf-growth")
@@ -32,9 +33,9 @@ PAD_MODES = ("zeros", "constant", "reflect", "replicate", "circular")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The layer options of ``convgeom shape`` plus the picture options."""
-    from ..cli import _add_layer_args
+    from .layer import add_arguments as add_layer_arguments  # the options of convgeom shape
 
-    _add_layer_args(parser)
+    add_layer_arguments(parser)
     for action in parser._actions:
         if action.dest == "op":
             action.choices = WHATS
@@ -46,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             action.help = "print the scene (every cell with its role and position) as JSON"
         elif action.dest == "padding_mode":
             action.help = "conv: zeros, reflect, replicate, circular; pad: also constant"
+        elif action.dest in ("output", "size", "scale"):  # adaptive pools and interpolate
+            action.help = argparse.SUPPRESS
     parser.add_argument("target", nargs="?", metavar="MODEL_OR_OP",
                         help="rf, rf-growth: the model (file or module:factory); staircase: the layer op")
     parser.add_argument("-o", "--out", metavar="FILE", help="write FILE (.svg, .png, .gif, .txt, .json)")
@@ -66,22 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plain", action="store_true", help="terminal: no colours even if rich is installed")
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``draw`` to today's CLI (``convgeom.cli.PLUGINS``)."""
-    parser = subparsers.add_parser(
-        "draw", help="pictures: windows over padded inputs, transposed conv, pooling, coverage, receptive fields",
-        description="Draw a layer's geometry as SVG, PNG, animated GIF or terminal grids.")
-    add_arguments(parser)
-    parser.set_defaults(handler=run)
-
-
 def _ints(text: Optional[str], name: str) -> Optional[tuple[int, ...]]:
-    from ..cli import parse_ints
-
-    if text is None:
-        return None
-    value = parse_ints(text, name)
-    return (value,) if isinstance(value, int) else value
+    return None if text is None else values.int_list(text, values.flag(name))
 
 
 def _json_array(text: Optional[str], name: str) -> Any:
@@ -109,9 +98,8 @@ def _refuse(args: argparse.Namespace, allowed: set[str]) -> None:
 
 
 def _layer_scene(args: argparse.Namespace) -> Any:
-    from ..cli import layer_params
-    from ..explanation import OPS
-    from .api import make_scene
+    from ..draw.api import make_scene
+    from .layer import compute, layer_params
 
     allowed = {"values", "data", "weight", "step", "coverage"} | ({"mode"} if args.op == "conv-transpose" else set())
     _refuse(args, allowed)
@@ -122,15 +110,13 @@ def _layer_scene(args: argparse.Namespace) -> Any:
     for flag in ("output", "size", "scale"):  # shape's options for adaptive pools and interpolate
         if getattr(args, flag) is not None:
             raise GeometryError(f"--{flag} does not apply to 'convgeom draw {args.op}'", fix="drop it")
-    op, params = layer_params(args)
-    result = OPS[op](**params)
+    result = compute(*layer_params(args))
     return make_scene(result, step=_ints(args.step, "step"), mode=args.mode, coverage=args.coverage,
                       values=args.values, data=_json_array(args.data, "data"), weight=_json_array(args.weight, "weight"))
 
 
 def _pad_scene(args: argparse.Namespace) -> Any:
-    from ..cli import parse_padding
-    from .build import default_data, pad_scene
+    from ..draw.build import default_data, pad_scene
 
     _refuse(args, {"data"})
     mode = args.padding_mode or "zeros"
@@ -144,40 +130,56 @@ def _pad_scene(args: argparse.Namespace) -> Any:
         if shape is None:
             raise GeometryError("convgeom draw pad needs --input (or --data)", fix="e.g. --input 3,3")
         data = default_data(shape)
-    padding = parse_padding(args.padding)
+    padding = values.padding(args.padding, _ndim(data))
     if isinstance(padding, str):
         raise GeometryError(f"pad takes amounts, not {padding!r}", fix="e.g. --padding 2 or --padding 1:2,0:1")
     return pad_scene(data, padding, mode, args.pad_value)
 
 
+def _ndim(data: Any) -> int:
+    """The number of axes of nested lists (their depth)."""
+    depth = 0
+    while isinstance(data, list) and data:
+        data, depth = data[0], depth + 1
+    return max(depth, 1)
+
+
 def _model(args: argparse.Namespace) -> Any:
+    """The trace of MODEL (a file, or a factory spec whose code runs as ``convgeom trace`` runs it)."""
+    import os
+
     from ..tracing.api import trace
-    from ..tracing.cli import parse_shape, resolve_model
+    from . import model_spec
+    from .trace import parse_shape
 
     if args.target is None:
         raise GeometryError(f"convgeom draw {args.op} needs a MODEL", fix="e.g. convgeom draw rf model.onnx --input 1,3,64,64")
     framework = args.framework if args.framework in ("onnx", "keras") else None
-    model, fw = resolve_model(args.target, framework)
     shape = parse_shape(args.input) if args.input else None
-    return trace(model, shape, fw, findings=False)
+    module_part = args.target.partition(":")[0]
+    path_entry = os.path.dirname(os.path.abspath(module_part)) if module_part.endswith(".py") else os.getcwd()
+    with model_spec.user_code(module_part, path_entry, replay_on_error=getattr(args, "traceback", False)):
+        model, fw = model_spec.load_model(args.target, framework)
+        return trace(model, shape, fw, findings=False)
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from . import plots
+    from ..draw import plots
 
     if args.op == "staircase":
-        from ..cli import OP_NAMES, layer_params, parse_range
+        from .layer import OPS, layer_params
 
         _refuse(args, {"target"})
-        if args.target not in OP_NAMES or OP_NAMES[args.target] not in plots.STAIRCASE_OPS:
+        if args.target not in OPS or OPS[args.target][0] not in plots.STAIRCASE_OPS:
             raise GeometryError(f"staircase needs the layer op, got {args.target!r}",
                                 fix="e.g. convgeom draw staircase conv --kernel 3 --stride 2")
         layer = argparse.Namespace(**{**vars(args), "op": args.target, "input": "1"})
         op, params = layer_params(layer)
         params.pop("input")
-        frameworks = plots.FRAMEWORKS if args.framework == "torch" else (args.framework,)
+        # no --framework: one line per framework, so where they differ shows
+        frameworks = plots.FRAMEWORKS if args.framework is None else (values.framework(args.framework),)
         params.pop("framework", None)
-        sizes = parse_range(args.sizes, "sizes")
+        sizes = values.int_range(args.sizes, "--sizes", minimum=1, max_values=plots.MAX_SIZES)
         if args.out is None:
             print(plots.staircase_text(op, sizes, frameworks, **params))
             return 0
@@ -195,7 +197,7 @@ def _plot(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Build the scene, then print it or write ``-o``."""
-    from .api import format_of, render
+    from ..draw.api import format_of, render
 
     if args.op in ("staircase", "rf-growth"):
         return _plot(args)
@@ -204,13 +206,13 @@ def run(args: argparse.Namespace) -> int:
     elif args.op == "pad":
         scene = _pad_scene(args)
     elif args.op == "pipeline":
+        from ..draw.build import pipeline_scene
         from ..ops.trace import seed_001
-        from .build import pipeline_scene
 
         _refuse(args, {"step"})
         scene = pipeline_scene(seed_001(), _ints(args.step, "step"))
     else:
-        from .receptive import rf_scene
+        from ..draw.receptive import rf_scene
 
         _refuse(args, {"target", "layer", "unit"})
         if args.layer is None:
@@ -220,8 +222,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(scene.to_dict()))
         return 0
     if args.out is None:
-        from .terminal import render as text
-        from .terminal import use_color
+        from ..draw.terminal import render as text
+        from ..draw.terminal import use_color
 
         print(text(scene, color=not args.plain and use_color(sys.stdout)))
         return 0
