@@ -37,11 +37,12 @@ def trace_for(result: LayerGeometry, data: Any = None, weight: Any = None) -> Op
 
         from .. import ops
     from ..params import RawPads
-    from .build import default_data, shape_text
+    from .build import check_window_cells, default_data, shape_text
 
     if result.op not in ("conv", "max_pool", "avg_pool"):
         raise GeometryError(f"values are drawn from convgeom.ops' trace, which covers conv, max-pool and avg-pool, "
                             f"not {result.op}", fix="drop --values")
+    check_window_cells(result)  # the picture's cap, before the data and the trace are built
     x = np.asarray(default_data(result.input) if data is None else data, dtype=np.float64)
     if x.shape != result.input:
         raise GeometryError(f"the data has shape {shape_text(x.shape)}, the layer's input is {shape_text(result.input)}",

@@ -118,13 +118,31 @@ class _WindowAxis:
         return [2 if g >= self.length else (0 if 0 <= g - self.before < self.n else 1) for g in range(self.extent)]
 
 
+def _window_extent(a: AxisGeometry) -> int:
+    """Cells of the padded grid along one axis, O(1): ``n + pad_before + pad_after``, or further
+    where the last window (padded coordinates ``(o-1)*s .. (o-1)*s + e - 1``) overhangs."""
+    reach = (a.output - 1) * a.stride + a.effective_kernel if a.output > 0 else 0
+    return max(a.input + a.pad_before + a.pad_after, reach, 0)
+
+
+def window_cells(result: LayerGeometry, *, image: bool = False) -> int:
+    """Cells of :func:`window_scene`'s picture (padded grid, kernel of a conv, output, and the
+    unpadded input when ``image``), from the sizes alone: checked before anything is built."""
+    kernel = math.prod(result.kernel) if result.op == "conv" else 0
+    return (math.prod(_window_extent(a) for a in result.axes) + math.prod(result.output) + kernel
+            + (math.prod(result.input) if image else 0))
+
+
+def check_window_cells(result: LayerGeometry, *, image: bool = False) -> None:
+    """Refuse a window picture over :data:`~convgeom.draw.scene.MAX_CELLS` cells in O(1)."""
+    check_cells(window_cells(result, image=image), f"{shape_text(result.input)} -> {shape_text(result.output)}")
+
+
 def _window_axis(a: AxisGeometry) -> _WindowAxis:
-    length = a.input + a.pad_before + a.pad_after
     taps = tuple(
-        tuple(start + a.pad_before + j * a.dilation for j in range(a.kernel)) for start in a.window_starts
+        tuple(start + a.pad_before + j * a.dilation for j in range(a.kernel)) for start in a.window_start_range
     )
-    reach = taps[-1][-1] + 1 if taps else 0
-    return _WindowAxis(a.input, a.pad_before, length, max(length, reach, 0), taps)
+    return _WindowAxis(a.input, a.pad_before, a.input + a.pad_before + a.pad_after, _window_extent(a), taps)
 
 
 _ROLE_NAMES = ("input", "pad", "overhang")
@@ -162,12 +180,10 @@ def window_scene(result: LayerGeometry, trace: Optional[OpTrace] = None, step: O
                  *, image: bool = False) -> Scene:
     """Windows of a convolution, pooling or unfold over its padded input; with ``trace``, the
     numbers of its first image and channel; ``image`` adds the unpadded input as its own grid."""
+    check_window_cells(result, image=image)
     axes = [_window_axis(a) for a in result.axes]
     extents = tuple(ax.extent for ax in axes)
     kernel = result.kernel if result.op == "conv" else ()
-    extra = math.prod(result.input) if image else 0
-    check_cells(math.prod(extents) + math.prod(result.output) + (math.prod(kernel) if kernel else 0) + extra,
-                f"{shape_text(result.input)} -> {shape_text(result.output)}")
     values = _TraceValues(trace) if trace is not None else None
     fill = pad_fill(result)
     sources = (copy_sources(fill, [(a.input, a.pad_before, a.pad_after) for a in result.axes])

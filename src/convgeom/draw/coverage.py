@@ -24,19 +24,9 @@ def coverage_scene(result: LayerGeometry) -> Scene:
     """The coverage heat map of ``result`` (padding drawn around the input, not counted)."""
     check_drawable(result)
     transposed = result.op == "conv_transpose"
-    if transposed:
-        shape = result.output
-        per_axis = [list(a.coverage()) for a in result.axes]
-        offsets = [0] * result.ndim
-    else:
-        shape = tuple(a.input + max(a.pad_before, 0) + max(a.pad_after, 0) for a in result.axes)
-        offsets = [max(a.pad_before, 0) for a in result.axes]
-        per_axis = []
-        for a, off, n in zip(result.axes, offsets, shape):
-            line = [-1] * n
-            for i, c in enumerate(a.coverage()):
-                line[i + off] = c
-            per_axis.append(line)
+    # the shape comes from the sizes alone, so the caps below refuse before any line is built
+    shape = result.output if transposed else tuple(
+        a.input + max(a.pad_before, 0) + max(a.pad_after, 0) for a in result.axes)
     size = math.prod(shape)
     if size > MAX_HEAT_CELLS:
         raise GeometryError(
@@ -48,6 +38,7 @@ def coverage_scene(result: LayerGeometry) -> Scene:
             f"a 3-D coverage heat map of {shape_text(shape)} has {size:,} cells, more than the cap of {MAX_CELLS:,}",
             fix="draw fewer slices, or a 2-D layer with the same rows and cols",
         )
+    per_axis, offsets = _coverage_lines(result, shape)
     unread = tuple(tuple(i + off for i in a.unread()) for a, off in zip(result.axes, offsets))
     gaps = tuple(tuple(i + off for i in a.gaps()) for a, off in zip(result.axes, offsets))
     maximum = math.prod(max(line, default=0) for line in per_axis)
@@ -64,6 +55,20 @@ def coverage_scene(result: LayerGeometry) -> Scene:
     meanings = (("heat", "input cells writing the cell: light few, dark many"),) if transposed else ()
     return Scene("coverage", f"{layer_title(result)}: coverage", result.ndim, (grid,), tuple(labels),
                  meanings=meanings)
+
+
+def _coverage_lines(result: LayerGeometry, shape: tuple[int, ...]) -> tuple[list[list[int]], list[int]]:
+    """Per axis, the coverage of each grid line (-1 on padding) and where the input starts."""
+    if result.op == "conv_transpose":
+        return [list(a.coverage()) for a in result.axes], [0] * result.ndim
+    offsets = [max(a.pad_before, 0) for a in result.axes]
+    per_axis = []
+    for a, off, n in zip(result.axes, offsets, shape):
+        line = [-1] * n
+        for i, c in enumerate(a.coverage()):
+            line[i + off] = c
+        per_axis.append(line)
+    return per_axis, offsets
 
 
 def _cells(shape: tuple[int, ...], per_axis: list[list[int]], role: str) -> list[Cell]:

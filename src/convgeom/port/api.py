@@ -233,7 +233,9 @@ def _port(call: SourceCall, g: LayerGeometry, target: str, in_channels: Optional
     if reason:
         raise PortError(f"cannot port this {get_dialect(call.framework).label} {spec.op} to {emitter.label}: {reason}",
                         fix="port to another framework, or change the layer")
-    c, rule = _choose(spec, emitter, Scanner(call.spec, spec.input))
+    scanner = Scanner(call.spec, spec.input)
+    scanner.check(spec)
+    c, rule = _choose(spec, emitter, scanner)
     rendering = emitter.render(spec, c, ch)
     dynamic = None
     if not rule.all:

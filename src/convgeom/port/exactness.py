@@ -6,7 +6,8 @@ exact only for some sizes. Both layers are asked, through the engine, what they 
 every size in a scan (the small sizes ``1 .. e + 4s`` and ``n - 2s .. n + 2s`` around the
 ported size, one axis at a time, the other axes kept); the exact sizes are then summarised as
 "all" or per axis as ``n % m in {residues}`` from a least size on, a rule that is checked
-against every scanned size before it is stated (otherwise the exact sizes are listed).
+against every scanned size before it is stated (otherwise the exact sizes are listed). A scan
+of more than :data:`MAX_SCAN_SIZES` sizes per axis is refused before it starts.
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ from ..errors import GeometryError
 from .spec import LayerSpec
 
 Sizes = tuple[int, ...]
+
+MAX_SCAN_SIZES = 5_000
+"""Cap on the input sizes scanned per axis (about ``e + 4s``, plus ``4s + 1`` around the ported
+size ``n``): each costs an engine call per proposal, so a larger stride or dilated kernel is
+refused before the scan."""
 SpecAt = Callable[[Sizes], LayerSpec]
 
 
@@ -90,9 +96,21 @@ class Scanner:
         return self._cache[sizes]
 
     def sizes(self, axis: int, spec: LayerSpec) -> list[int]:
-        a = spec.axes[axis]
-        s, e, n = a.stride, effective_kernel(a.kernel, a.dilation), a.input
-        return sorted(set(range(1, e + 4 * s + 1)) | set(range(max(1, n - 2 * s), n + 2 * s + 1)))
+        """The scan along ``axis``: ``1 .. e + 4s`` and ``n - 2s .. n + 2s``, at most
+        :data:`MAX_SCAN_SIZES` sizes (refused before the scan is built)."""
+        small, (low, high) = _scan_ranges(spec, axis)
+        return sorted(set(small) | set(range(low, high + 1)))
+
+    def check(self, spec: LayerSpec) -> None:
+        """Refuse, in O(1), a port whose scan along some axis exceeds :data:`MAX_SCAN_SIZES`."""
+        for axis in range(spec.ndim):
+            count = scan_count(spec, axis)
+            if count > MAX_SCAN_SIZES:
+                a = spec.axes[axis]
+                raise GeometryError(
+                    f"checking this port's exactness scans {count} input sizes along axis {axis} (1 .. e + 4s and "
+                    f"n - 2s .. n + 2s, stride s = {a.stride}), more than the cap of {MAX_SCAN_SIZES}",
+                    fix="port a layer with a smaller stride and kernel (e + 4*stride well under the cap)")
 
     def rule(self, target_at: SpecAt, spec: LayerSpec) -> ExactRule:
         rules = []
@@ -114,12 +132,27 @@ class Scanner:
         return ExactRule(tuple(rules))
 
 
+def _scan_ranges(spec: LayerSpec, axis: int) -> tuple[range, tuple[int, int]]:
+    """The scanned sizes along ``axis``: ``range(1, e + 4s + 1)`` and ``[max(1, n-2s), n+2s]``."""
+    a = spec.axes[axis]
+    s, e, n = a.stride, effective_kernel(a.kernel, a.dilation), a.input
+    return range(1, e + 4 * s + 1), (max(1, n - 2 * s), n + 2 * s)
+
+
+def scan_count(spec: LayerSpec, axis: int) -> int:
+    """``len(Scanner.sizes(axis, spec))`` in O(1): the small sizes plus the part of the window
+    around ``n`` above them."""
+    small, (low, high) = _scan_ranges(spec, axis)
+    return len(small) + max(0, high - max(low, small.stop) + 1)
+
+
 def _fit(axis: int, accepted: list[int], exact: list[int], stride: int) -> AxisRule:
     """The simplest ``n % m in residues and n >= minimum`` that agrees with every scanned size."""
+    exact_set = set(exact)
     for modulus in sorted({1, stride, 2 * stride}):
         residues = tuple(sorted({m % modulus for m in exact}))
         minimum = min(exact) if exact else 1
-        if all((m in exact) == (m >= minimum and m % modulus in residues) for m in accepted):
+        if all((m in exact_set) == (m >= minimum and m % modulus in residues) for m in accepted):
             # state the least size only where a smaller accepted size would otherwise pass
             needed = any(m < minimum and m % modulus in residues for m in accepted)
             return AxisRule(axis, modulus, residues, minimum if needed else 1)

@@ -130,11 +130,7 @@ class LayerSpec:
         """Some window reads no input cell (only padding): on some axis all its taps miss
         ``[0, n)``. A max pool returns its framework's identity there (-inf, or float32's
         lowest in ONNX Runtime)."""
-        for a in self.axes:
-            for start in window_starts(a.output, a.stride, a.pad_before):
-                if not any(0 <= start + j * a.dilation < a.input for j in range(a.kernel)):
-                    return True
-        return False
+        return any(_has_empty_window(a) for a in self.axes)
 
     def describe(self) -> str:
         """Short human form, e.g. ``pads ((0, 1), (0, 1)), output (112, 112)``."""
@@ -145,6 +141,48 @@ class LayerSpec:
             text += (f", divisor {self.divisor}" if self.divisor is not None
                      else f", divisor counts the input and padding {self.counted}")
         return text
+
+
+def _floor_sum(count: int, m: int, a: int, b: int) -> int:
+    """``sum(floor((a*i + b) / m) for i in range(count))`` for ``a, b >= 0``, ``m >= 1`` in
+    O(log m) steps (the Euclid-like reduction of AtCoder Library's ``floor_sum``)."""
+    total = 0
+    while True:
+        if a >= m:
+            total += count * (count - 1) // 2 * (a // m)
+            a %= m
+        if b >= m:
+            total += count * (b // m)
+            b %= m
+        y_max = a * count + b
+        if y_max < m:
+            return total
+        count, b, m, a = y_max // m, y_max % m, a, m
+
+
+def _has_empty_window(a: AxisSpec) -> bool:
+    """Some window on this axis has no tap in ``[0, n)``, in O(log d).
+
+    Window ``i`` starts at ``t = i*s - pad_before``. A start in ``[0, n)`` is a tap inside; a
+    start ``>= n`` (only the last window can be the first such) has none. A start ``t < 0``
+    (``i < ceil(pad_before / s)``) first reaches ``[0, ...)`` at ``t mod d`` after
+    ``ceil(-t/d)`` taps, so it is empty iff ``t + (k-1)*d < 0`` (worst at ``i = 0``) or
+    ``t mod d >= n``; the windows with ``t mod d >= n`` are counted as
+    ``sum floor((t + d - n) / d) - floor(t / d)`` with :func:`_floor_sum`."""
+    n, s, d, pb = a.input, a.stride, a.dilation, a.pad_before
+    if a.output < 1:
+        return False
+    if (a.output - 1) * s - pb >= n:
+        return True
+    before = min(a.output, ceil_div(pb, s)) if pb > 0 else 0
+    if before == 0:
+        return False
+    if -pb + (a.kernel - 1) * d < 0:
+        return True
+    if n >= d:
+        return False
+    b = (-pb) % d  # the sums only see t mod d, so shift t to a non-negative representative
+    return _floor_sum(before, d, s, b + d - n) > _floor_sum(before, d, s, b)
 
 
 def describe(g: LayerGeometry) -> LayerSpec:

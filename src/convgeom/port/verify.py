@@ -3,6 +3,7 @@ own framework's API, the ported code in the target framework, the largest differ
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
@@ -13,6 +14,29 @@ from .weights import port_weights
 
 if TYPE_CHECKING:
     import numpy as np
+
+
+MAX_VERIFY_ELEMENTS = 2**24
+"""Cap on the elements of each array ``verify`` builds or gets back (input, kernel, output: 64 MiB
+of float32 each) and on its multiply-adds divided by 64: sizes over it are refused before
+anything is allocated."""
+
+
+def _check_sizes(p: Ported, batch: int, in_channels: int) -> None:
+    """Refuse, in O(1), a verification whose arrays or work exceed :data:`MAX_VERIFY_ELEMENTS`."""
+    out_channels = p.channels.out_channels if p.op in ("conv", "conv_transpose") else in_channels
+    taps = math.prod(p.spec.kernel)
+    sizes = {
+        "input": batch * in_channels * math.prod(p.spec.input),
+        "kernel": out_channels * (in_channels // p.spec.groups) * taps if p.op in ("conv", "conv_transpose") else 0,
+        "output": batch * out_channels * math.prod(p.spec.output),
+    }
+    sizes["work / 64"] = (max(sizes["input"], sizes["output"]) * taps * max(1, in_channels // p.spec.groups)) // 64
+    for what, count in sizes.items():
+        if count > MAX_VERIFY_ELEMENTS:
+            raise GeometryError(
+                f"verifying this port needs {count} elements of {what}, more than the cap of {MAX_VERIFY_ELEMENTS}",
+                fix="verify at a smaller input size, kernel or channel count (the port itself is exact at any size)")
 
 
 @dataclass(frozen=True)
@@ -58,13 +82,15 @@ def random_weights(p: Ported, rng: np.random.Generator) -> tuple[Optional[np.nda
 def verify(p: Ported, *, seed: int = 0, batch: int = 2, channels: int = 2) -> Verification:
     """Runs the source layer (its framework's own API) and ``p.code`` (the target's) on the same
     random float32 input (``channels`` for pooling) with the same weights, converted by
-    :func:`~convgeom.port.port_weights`. Needs both frameworks installed."""
+    :func:`~convgeom.port.port_weights`. Needs both frameworks installed. Arrays and work over
+    :data:`MAX_VERIFY_ELEMENTS` are refused before anything is allocated."""
     import numpy as np
 
     if p.call is None:
         raise GeometryError("this port has no source call to verify against", fix="use convgeom.port(...)")
     rng = np.random.default_rng(seed)
     in_channels = p.channels.in_channels if p.op in ("conv", "conv_transpose") else channels
+    _check_sizes(p, batch, in_channels)
     x = rng.standard_normal((batch, in_channels, *p.spec.input)).astype(np.float32)
     kernel, bias = random_weights(p, rng)
     expected = get_emitter(p.source).run_source(p.call, x, kernel, bias, p.channels)

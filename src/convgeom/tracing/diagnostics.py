@@ -84,19 +84,29 @@ def _dropped(ax: _Axis) -> int:
     return g.axes[0].dropped
 
 
+def _extra_after_pad(ax: _Axis) -> Optional[int]:
+    """The least ``x`` in ``1..s`` such that after-padding ``pa + x`` leaves no input unread
+    (floor rounding, as ONNX Conv), or None. O(1): window ``o - 1`` is the last, and with
+    ``o - 1 = (n + pb + pa + x - e) // s`` its last tap ``(o-1)*s - pb + e - 1`` reaches ``n - 1``
+    iff ``o - 1 >= m = ceil((n + pb - e) / s)``, i.e. ``x >= m*s - (n + pb + pa - e)``; the answer
+    is then checked once by the engine (it refuses pads it cannot apply)."""
+    reach = ax.n + ax.pb - ax.e
+    windows_needed = max(0, -(-reach // ax.s))
+    extra = max(1, windows_needed * ax.s - reach - ax.pa)
+    if extra > ax.s:
+        return None
+    try:
+        g = geo.conv(ax.n, ax.k, ax.s, ((ax.pb, ax.pa + extra),), ax.d, framework="onnx")
+    except GeometryError:
+        return None
+    return extra if g.axes[0].dropped == 0 else None
+
+
 def _check_dropped(rec: LayerRecord, label: str, ax: _Axis, axis: int) -> Optional[Finding]:
     dropped = _dropped(ax)
     if dropped <= 0:
         return None
-    extra = None
-    for x in range(1, ax.s + 1):
-        try:
-            g = geo.conv(ax.n, ax.k, ax.s, ((ax.pb, ax.pa + x),), ax.d, framework="onnx")
-        except GeometryError:
-            continue
-        if g.axes[0].dropped == 0:
-            extra = x
-            break
+    extra = _extra_after_pad(ax)
     rows = "row" if dropped == 1 else "rows"
     fix = f"crop the input to {ax.n - dropped} along {label}"
     if extra is not None:
@@ -109,13 +119,20 @@ def _check_dropped(rec: LayerRecord, label: str, ax: _Axis, axis: int) -> Option
         f"index {ax.n - 1 - dropped}", fix, axis)
 
 
+def _residues_read(k: int, s: int, d: int) -> int:
+    """How many residues mod ``s`` the taps ``j*d`` (``0 <= j < k``) hit: ``min(k, s/gcd(d, s))``.
+    The taps' residues are the multiples of ``g = gcd(d, s)``; ``j -> j*d mod s`` has period
+    ``s/g`` in ``j`` and is one-to-one within a period."""
+    return min(k, s // math.gcd(d, s))
+
+
 def _check_gap(rec: LayerRecord, label: str, ax: _Axis, axis: int) -> Optional[Finding]:
     if ax.s <= 1:
         return None
-    residues = {(j * ax.d) % ax.s for j in range(ax.k)}
-    if len(residues) == ax.s:
+    read = _residues_read(ax.k, ax.s, ax.d)
+    if read == ax.s:
         return None
-    missing = ax.s - len(residues)
+    missing = ax.s - read
     why = (f"stride {ax.s} > dilated kernel {ax.e}" if ax.s > ax.e
            else f"stride {ax.s} and dilation {ax.d} leave residues unread")
     return Finding(
@@ -123,6 +140,14 @@ def _check_gap(rec: LayerRecord, label: str, ax: _Axis, axis: int) -> Optional[F
         f"{missing} of every {ax.s} input positions along {label} are never read ({why}; kernel {ax.k})",
         f"use a kernel >= stride (k >= {ax.s}{'' if ax.d == 1 else ' with dilation 1'}), or low-pass/average "
         f"before subsampling (e.g. AvgPool{ax.s} then a stride-1 conv, as in ResNet-D)", axis)
+
+
+def _taps_inside(start: int, k: int, d: int, n: int) -> int:
+    """Taps ``start + j*d`` (``0 <= j < k``) inside ``[0, n)``: ``j`` runs from
+    ``max(0, ceil(-start/d))`` to ``min(k-1, floor((n-1-start)/d))``."""
+    first = max(0, -(start // d))
+    last = min(k - 1, (n - 1 - start) // d)
+    return max(0, last - first + 1)
 
 
 def _check_ceil(rec: LayerRecord, label: str, ax: _Axis, axis: int) -> Optional[Finding]:
@@ -133,12 +158,10 @@ def _check_ceil(rec: LayerRecord, label: str, ax: _Axis, axis: int) -> Optional[
     if ax.o <= floor:
         return None
     start = (ax.o - 1) * ax.s - ax.pb
-    inside = sum(1 for j in range(ax.k) if 0 <= start + j * ax.d < ax.n)
+    inside = _taps_inside(start, ax.k, ax.d, ax.n)
     where = "starts in the padding and reads no input" if start >= ax.n or inside == 0 else (
         f"starts at input index {start} and reads {inside} of its {ax.k} taps inside the input")
-    target = ax.n
-    while (target + ax.pb + ax.pa - ax.e) % ax.s:
-        target += 1
+    target = ax.n + (-(ax.n + ax.pb + ax.pa - ax.e)) % ax.s  # the least size >= n where floor == ceil
     return Finding(
         "ceil-mode-window", "warning", rec.name,
         f"ceil_mode adds window {ax.o - 1} along {label}, which runs past the padded input ({ax.n} + {ax.pb} + "
@@ -233,18 +256,43 @@ def _check_static_same(rec: LayerRecord, label: str, ax: _Axis, axis: int) -> Op
         "pad_same), or feed the input size the padding was computed for", axis)
 
 
+def transposed_contributions(k: int, s: int, d: int) -> tuple[int, int]:
+    """Fewest and most kernel taps a transposed conv (kernel ``k``, stride ``s``, dilation ``d``)
+    writes to one output position away from the borders, O(1).
+
+    Output ``y`` receives tap ``j`` of input ``i`` when ``y = i*s + j*d - pad``: the taps landing
+    on ``y`` are the ``j < k`` with ``j*d = y + pad (mod s)``. With ``g = gcd(d, s)`` and
+    ``q = s/g``, a residue that ``g`` does not divide gets none (so the fewest is 0 when
+    ``g > 1``), and each of the other ``q`` residues gets one class of ``j`` mod ``q``:
+    ``k // q`` or ``k // q + 1`` taps. The pattern has period ``s`` and is even iff ``g == 1``
+    and ``k % s == 0`` (Odena et al. 2016, "Deconvolution and Checkerboard Artifacts")."""
+    q = s // math.gcd(d, s)
+    most = -(-k // q)
+    fewest = 0 if q < s else k // q
+    return fewest, most
+
+
 def _check_checkerboard(rec: LayerRecord, label: str, ax: AxisGeometry, axis: int) -> Optional[Finding]:
     s, k, d = ax.stride, ax.kernel, ax.dilation
     if s <= 1:
         return None
-    counts = [sum(1 for j in range(k) if (y + ax.pad_before - j * d) % s == 0) for y in range(s)]
-    if min(counts) == max(counts):
+    fewest, most = transposed_contributions(k, s, d)
+    if fewest == most:
         return None
     better = k + (-k) % s
+    if k % s == 0:  # even in k: the dilation leaves residues no tap reaches
+        g = math.gcd(d, s)
+        return Finding(
+            "checkerboard", "warning", rec.name,
+            f"transposed conv dilation {d} shares the factor {g} with stride {s} along {label}: output positions "
+            f"receive {fewest} or {most} contributions in a period-{s} pattern (checkerboard artifacts, "
+            "Odena et al. 2016)",
+            "use a dilation coprime to the stride (e.g. 1), or upsample (nearest/bilinear) then a stride-1 conv",
+            axis)
     return Finding(
         "checkerboard", "warning", rec.name,
         f"transposed conv kernel {k} is not divisible by stride {s} along {label}: output positions receive "
-        f"{min(counts)} or {max(counts)} contributions in a period-{s} pattern (checkerboard artifacts, "
+        f"{fewest} or {most} contributions in a period-{s} pattern (checkerboard artifacts, "
         "Odena et al. 2016)",
         f"use kernel {better} (a multiple of the stride), or upsample (nearest/bilinear) then a stride-1 conv", axis)
 
