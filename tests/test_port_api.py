@@ -122,6 +122,21 @@ def test_exact_for_holds_beyond_the_scanned_sizes(config: dict, target: str) -> 
         assert same == p.rule.holds((m,)), f"size {m}: rule {p.exact_for}, exact {same}"
 
 
+def test_a_pattern_that_starts_late_lists_the_sizes_before_it() -> None:
+    """TensorFlow max_pool k=3, s=4, 'same' -> ONNX: exact where n % 4 in {0, 3}, and at n = 2
+    (found by the property above: a rule of residues alone lists every scanned size, and the
+    first size past the scan broke it)."""
+    p = port("max_pool", source="tensorflow", target="onnx", input=3, kernel=3, stride=4, padding="same")
+    assert p.rule.axes and p.rule.axes[0].sizes is None and p.rule.axes[0].also
+    for m in range(1, 200):
+        want = p.call.spec((m,))
+        try:
+            same = p.construction.spec((m,)) == want
+        except convgeom.GeometryError:
+            same = False
+        assert same == p.rule.holds((m,)), f"size {m}: rule {p.exact_for}, exact {same}"
+
+
 def test_layer_spec_is_what_dynamic_modules_read() -> None:
     spec = layer_spec("conv", (8, 9), framework="tensorflow", kernel=3, stride=2, padding="same")
     assert spec.pads_to_apply == ((0, 1), (1, 1))

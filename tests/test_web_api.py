@@ -258,8 +258,9 @@ def test_layer_picture_is_refused_not_the_layer_beyond_the_picture_cap(client: A
     data = client.post("/api/layer", json={"op": "conv", "input": "100000,100000", "kernel": 3}).json()
     assert data["output_text"] == "(99998, 99998)"
     assert "cap of 160" in data["picture"]["error"]
+    # the diagnostics are O(1) in the stride (tests/test_trace_bounds.py): a stride of 10**12 is diagnosed
     huge = client.post("/api/layer", json={"op": "conv", "input": "100", "kernel": 3, "stride": "1000000000000"})
-    assert huge.json()["findings"][0]["code"] == "not-checked"
+    assert "gap" in {f["code"] for f in huge.json()["findings"]}
 
 
 # ----------------------------------------------------------------------------- /api/port
@@ -370,22 +371,12 @@ def test_trace_refusals(client: Any, small_onnx: Any) -> None:
         assert small.post("/api/trace", content=data + b"\x00" * 1000).status_code == 413
 
 
-def test_a_slow_model_fails_only_its_own_request() -> None:
-    """A Conv with stride 10**9 makes the tracer's dropped-rows check try every extra padding up
-    to the stride: the child process is killed at the time limit, the request gets one line and
-    the server keeps answering."""
-    pytest.importorskip("onnx")
-    from onnx import TensorProto, helper
-
-    w = helper.make_tensor("w", TensorProto.FLOAT, [1, 1, 3], [0.0] * 3)
-    graph = helper.make_graph(
-        [helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3], strides=[10**9])], "slow",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 100])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=[w])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    with TestClient(create_app(Limits(trace_seconds=4)), base_url=BASE) as limited:
-        response = limited.post("/api/trace", content=model.SerializeToString())
-        assert "took longer than 4 s" in one_line_error(response)
+def test_a_slow_model_fails_only_its_own_request(small_onnx: Any) -> None:
+    """A trace that outlives its time limit (here 10 ms: the child process alone takes longer to
+    import ONNX) is killed, the request gets one line and the server keeps answering."""
+    with TestClient(create_app(Limits(trace_seconds=0.01)), base_url=BASE) as limited:
+        response = limited.post("/api/trace", content=small_onnx.read_bytes())
+        assert "took longer than 0.01 s" in one_line_error(response)
         assert limited.post("/api/shape", json={"op": "conv", "input": 7, "kernel": 3}).status_code == 200
 
 

@@ -32,18 +32,20 @@ SpecAt = Callable[[Sizes], LayerSpec]
 @dataclass(frozen=True)
 class AxisRule:
     """Input sizes along one axis where the port is exact: ``n % modulus in residues and
-    n >= minimum``, or exactly ``sizes`` when no such rule fits the scan."""
+    n >= minimum``, or one of the few small sizes ``also`` (where the pattern starts late), or
+    exactly ``sizes`` when no such rule fits the scan."""
 
     axis: int
     modulus: int = 1
     residues: tuple[int, ...] = (0,)
     minimum: int = 1
     sizes: Optional[tuple[int, ...]] = None
+    also: tuple[int, ...] = ()
 
     def holds(self, n: int) -> bool:
         if self.sizes is not None:
             return n in self.sizes
-        return n >= self.minimum and n % self.modulus in self.residues
+        return n in self.also or (n >= self.minimum and n % self.modulus in self.residues)
 
     def __str__(self) -> str:
         name = f"n{self.axis}"
@@ -55,11 +57,15 @@ class AxisRule:
                          else f"{name} % {self.modulus} in {{{', '.join(map(str, self.residues))}}}")
         if self.minimum > 1:
             parts.append(f"{name} >= {self.minimum}")
-        return " and ".join(parts) if parts else f"any {name}"
+        rule = " and ".join(parts) if parts else f"any {name}"
+        if not self.also:
+            return rule
+        return f"({rule}) or {name} in {{{', '.join(map(str, self.also))}}}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"axis": self.axis, "modulus": self.modulus, "residues": list(self.residues),
-                "minimum": self.minimum, "sizes": None if self.sizes is None else list(self.sizes)}
+                "minimum": self.minimum, "sizes": None if self.sizes is None else list(self.sizes),
+                "also": list(self.also)}
 
 
 @dataclass(frozen=True)
@@ -146,14 +152,29 @@ def scan_count(spec: LayerSpec, axis: int) -> int:
     return len(small) + max(0, high - max(low, small.stop) + 1)
 
 
+#: Most small sizes a rule lists beside its residue pattern before it lists every size instead.
+MAX_LISTED_EXCEPTIONS = 4
+
+
 def _fit(axis: int, accepted: list[int], exact: list[int], stride: int) -> AxisRule:
-    """The simplest ``n % m in residues and n >= minimum`` that agrees with every scanned size."""
+    """The simplest ``n % m in residues and n >= minimum`` that agrees with every scanned size;
+    failing that, the same pattern from a later size on with the exact sizes before it listed
+    (at most :data:`MAX_LISTED_EXCEPTIONS`); failing that, the exact sizes themselves."""
     exact_set = set(exact)
-    for modulus in sorted({1, stride, 2 * stride}):
-        residues = tuple(sorted({m % modulus for m in exact}))
-        minimum = min(exact) if exact else 1
-        if all((m in exact_set) == (m >= minimum and m % modulus in residues) for m in accepted):
-            # state the least size only where a smaller accepted size would otherwise pass
-            needed = any(m < minimum and m % modulus in residues for m in accepted)
-            return AxisRule(axis, modulus, residues, minimum if needed else 1)
+    moduli = sorted({1, stride, 2 * stride})
+    starts = [start for start in sorted(set(accepted))
+              if sum(1 for m in exact if m < start) <= MAX_LISTED_EXCEPTIONS]
+    for start in starts:  # the earliest start first: no listed sizes where the pattern fits all
+        tail = [m for m in accepted if m >= start]
+        tail_exact = [m for m in exact if m >= start]
+        if not tail_exact:
+            break
+        for modulus in moduli:
+            residues = tuple(sorted({m % modulus for m in tail_exact}))
+            minimum = min(tail_exact)
+            if all((m in exact_set) == (m >= minimum and m % modulus in residues) for m in tail):
+                also = tuple(m for m in exact if m < start)
+                # state the least size only where a smaller accepted size would otherwise pass
+                needed = any(m < minimum and m % modulus in residues and m not in also for m in accepted)
+                return AxisRule(axis, modulus, residues, minimum if needed else 1, also=also)
     return AxisRule(axis, sizes=tuple(exact))

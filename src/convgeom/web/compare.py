@@ -63,27 +63,16 @@ def _differences(base: dict[str, Any], row: dict[str, Any]) -> list[str]:
     return out
 
 
-#: Largest stride and kernel the diagnostics are run for: some of the tracer's checks take time
-#: proportional to the stride (the smallest extra padding that reads every row) or the kernel.
-MAX_DIAGNOSED_STRIDE = 256
-MAX_DIAGNOSED_KERNEL = 4_096
-
-
 def findings(result: LayerGeometry) -> list[dict[str, Any]]:
     """The tracer's per-layer diagnostics for ``result`` alone (dropped rows, gaps, ceil-mode
     windows, asymmetric 'same', 'same' that differs between TensorFlow and PyTorch,
     checkerboard risk, aliasing): ``convgeom.tracing.diagnostics.diagnose`` on a one-layer
-    trace, so the page and ``convgeom trace`` say the same things. Skipped, with a note, above
-    :data:`MAX_DIAGNOSED_STRIDE` / :data:`MAX_DIAGNOSED_KERNEL`."""
+    trace, so the page and ``convgeom trace`` say the same things (each check is O(1) in the
+    stride and the kernel)."""
     from ..formatting import axis_labels
     from ..tracing import LayerRecord, Trace
     from ..tracing.diagnostics import diagnose
 
-    if max(result.stride, default=1) > MAX_DIAGNOSED_STRIDE or max(result.kernel, default=1) > MAX_DIAGNOSED_KERNEL:
-        return [{"code": "not-checked", "severity": "info",
-                 "message": f"the diagnostics run for strides up to {MAX_DIAGNOSED_STRIDE:,} and kernels up to "
-                            f"{MAX_DIAGNOSED_KERNEL:,} (some checks take time proportional to them)",
-                 "fix": "check a smaller layer with the same proportions"}]
     shape_in = (1, 1, *result.input)
     shape_out = (1, 1, *result.output)
     record = LayerRecord(0, "layer", result.op, result.op, 0, (shape_in,), (shape_out,), kernel=result.kernel,
