@@ -69,3 +69,22 @@ def test_big_pictures_refuse_before_allocating() -> None:
     done = run_child(["-c", CHILD], timeout=HANG_GUARD_S)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["refused"] * 6, done.stdout
+
+
+RF_CHILD = """
+import _fuzz, torch, convgeom
+from convgeom.draw.receptive import rf_scene
+model = torch.nn.Sequential(torch.nn.Conv1d(1, 1, 3))
+trace = convgeom.trace(model, (1, 1, 10**9), findings=False)   # shapes only: no activations
+_fuzz.limit_memory(512 * 2**20)
+print(_fuzz.outcome(lambda: rf_scene(trace, trace.layers[0].name), 120.0))
+"""
+
+
+def test_a_huge_receptive_field_picture_is_refused_before_listing_spans() -> None:
+    """A layer with 10**9 units: the picture's size comes from the first and last unit,
+    so it is refused before a span per unit is listed (that list alone would not fit in 512 MB)."""
+    pytest.importorskip("torch")
+    done = run_child(["-c", RF_CHILD], timeout=HANG_GUARD_S)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["refused"], done.stdout

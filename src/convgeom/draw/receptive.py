@@ -36,16 +36,19 @@ def _layer(trace: Trace, name: str) -> Any:
         raise GeometryError(f"the traced model has no layer {name!r}", fix=f"use one of: {shown}") from None
 
 
-def _spans(sizes: tuple[int, ...], outs: tuple[int, ...], rf: Any) -> list[list[tuple[int, int]]]:
+def _spans(sizes: tuple[int, ...], outs: tuple[int, ...], rf: Any,
+           only_last: bool = False) -> list[list[tuple[int, int]]]:
     """Per axis, the first and last input cell each unit sees: ``u*S - P .. u*S - P + r - 1``
-    rounded outwards (the whole input on an axis a layer mixed away)."""
+    rounded outwards (the whole input on an axis a layer mixed away); ``only_last``: the last
+    unit's alone."""
     spans = []
     for n, o, f, whole in zip(sizes, outs, rf.fields, rf.whole):
+        units = range(o - 1, o) if only_last else range(o)
         if whole:
-            spans.append([(0, n - 1)] * o)
+            spans.append([(0, n - 1)] * len(units))
         else:
             spans.append([(math.floor(u * f.stride - f.padding), math.ceil(u * f.stride - f.padding + f.size - 1))
-                          for u in range(o)])
+                          for u in units])
     return spans
 
 
@@ -63,11 +66,14 @@ def rf_scene(trace: Trace, layer: str, unit: Optional[Sequence[int]] = None) -> 
         raise GeometryError(f"cannot draw a receptive field over {len(sizes)} spatial axes",
                             fix="trace a model with 1-D to 3-D spatial input")
     position = tuple(o // 2 for o in outs) if unit is None else tuple(unit)
-    spans = _spans(sizes, outs, rf)
-    lows = [min(0, min(a for a, _ in s)) for s in spans]
-    highs = [max(n - 1, max(b for _, b in s)) for n, s in zip(sizes, spans)]
+    # the spans move right with the unit (stride > 0): the first and last unit bound the picture,
+    # so its size is checked before any unit's span is listed
+    ends = _spans(sizes, (1,) * len(outs), rf), _spans(sizes, outs, rf, only_last=True)
+    lows = [min(0, first[0][0]) for first in ends[0]]
+    highs = [max(n - 1, last[0][1]) for n, last in zip(sizes, ends[1])]
     extents = tuple(hi - lo + 1 for lo, hi in zip(lows, highs))
     check_cells(math.prod(extents) + math.prod(outs), f"the receptive field of layer {layer!r}")
+    spans = _spans(sizes, outs, rf)
     cells = tuple(
         Cell(p, "input" if all(0 <= g + lo < n for g, lo, n in zip(p, lows, sizes)) else "pad")
         for p in itertools.product(*(range(e) for e in extents)))
