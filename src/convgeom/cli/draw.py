@@ -154,7 +154,7 @@ def _model(args: argparse.Namespace) -> Any:
 
     if args.target is None:
         raise GeometryError(f"convgeom draw {args.op} needs a MODEL", fix="e.g. convgeom draw rf model.onnx --input 1,3,64,64")
-    framework = args.framework if args.framework in ("onnx", "keras") else None
+    framework = args.framework  # any name or alias; the tracing registry picks the frontend
     shape = parse_shape(args.input) if args.input else None
     module_part = args.target.partition(":")[0]
     path_entry = os.path.dirname(os.path.abspath(module_part)) if module_part.endswith(".py") else os.getcwd()
