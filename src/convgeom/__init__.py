@@ -95,20 +95,27 @@ if TYPE_CHECKING:
     )
 
 
-def _module(name: str) -> "Any":
-    __import__(name)
-    return sys.modules[name]
+def _load(package: str, exports: "dict[str, str]", namespace: "dict[str, Any]", name: str,
+          submodules: "tuple[str, ...]" = ()) -> "Any":
+    """The PEP 562 ``__getattr__`` of ``package`` (this one, ``ops``, ``draw``, ``quiz``): the
+    name from its module in ``exports`` (absolute, or relative to ``package``), kept in
+    ``namespace`` so that later lookups skip ``__getattr__``; a name in ``submodules`` is that
+    subpackage. ``__import__`` + ``sys.modules``, not importlib, which costs start-up time."""
+    module_name = exports.get(name)
+    if module_name is not None:
+        module_name = package + module_name if module_name.startswith(".") else module_name
+        __import__(module_name)
+        value = getattr(sys.modules[module_name], name)
+        namespace[name] = value
+        return value
+    if name in submodules:
+        __import__(f"{package}.{name}")
+        return sys.modules[f"{package}.{name}"]
+    raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
 
 def __getattr__(name: str) -> "Any":
-    module_name = _EXPORTS.get(name)
-    if module_name is not None:
-        value = getattr(_module(module_name), name)
-        globals()[name] = value  # later lookups skip __getattr__
-        return value
-    if name in _SUBMODULES:
-        return _module(f"convgeom.{name}")
-    raise AttributeError(f"module 'convgeom' has no attribute {name!r}")
+    return _load(__name__, _EXPORTS, globals(), name, _SUBMODULES)
 
 
 def __dir__() -> list[str]:

@@ -16,10 +16,11 @@ terminal renderers need only the standard library; PNG, GIF and the matplotlib p
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
 from typing import TYPE_CHECKING, Any
+
+from .. import _load
 
 if TYPE_CHECKING:
     from .api import draw, make_scene
@@ -39,12 +40,7 @@ __all__ = ["MAX_CELLS", "MAX_FRAMES", "MAX_HEAT_CELLS", "MAX_TERMINAL_CELLS", "S
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'convgeom.draw' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+    return _load(__name__, _EXPORTS, globals(), name)
 
 
 def __dir__() -> list[str]:

@@ -14,8 +14,9 @@ without NumPy that raises :class:`convgeom.errors.MissingExtraError` naming ``co
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from .. import _load
 
 if TYPE_CHECKING:
     from ._common import DEFAULT_MAX_BUFFER_BYTES, DEFAULT_MAX_OUTPUT_BYTES
@@ -69,12 +70,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'convgeom.ops' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+    return _load(__name__, _EXPORTS, globals(), name)
 
 
 def __dir__() -> list[str]:

@@ -19,7 +19,7 @@ line writes values (``4``, ``(4, 4)``, ``4,4``, ``1:2``, ``yes``/``no``, a lette
 imported from its module on first use (PEP 562), as in :mod:`convgeom`.
 """
 
-import sys
+from .. import _load
 
 TYPE_CHECKING = False
 
@@ -60,13 +60,7 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> "Any":
-    module_name = _EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'convgeom.quiz' has no attribute {name!r}")
-    __import__(module_name)
-    value = getattr(sys.modules[module_name], name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
+    return _load(__name__, _EXPORTS, globals(), name)
 
 
 def __dir__() -> list[str]:
