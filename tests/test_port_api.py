@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import convgeom
-from convgeom.port import PortError, layer_spec, port, port_geometry, port_weights, source_call
+from convgeom.port import Ported, PortError, layer_spec, port, port_geometry, port_weights, source_call
 from convgeom.port.emitters import EMITTERS, get_emitter
 
 FRAMEWORKS = ("torch", "tensorflow", "jax", "onnx")
@@ -109,8 +109,14 @@ def test_exact_for_holds_beyond_the_scanned_sizes(config: dict, target: str) -> 
         p = port(**config, target=target)
     except convgeom.GeometryError:
         return
+    assert_rule_is_exactness(p, range(1, 121))
+
+
+def assert_rule_is_exactness(p: Ported, sizes: range) -> None:
+    """At each size the source accepts, ``p``'s rule holds exactly where the construction
+    computes the source's function."""
     assert p.construction is not None and p.call is not None
-    for m in range(1, 121):
+    for m in sizes:
         try:
             want = p.call.spec((m,))
         except convgeom.GeometryError:
@@ -128,13 +134,7 @@ def test_a_pattern_that_starts_late_lists_the_sizes_before_it() -> None:
     first size past the scan broke it)."""
     p = port("max_pool", source="tensorflow", target="onnx", input=3, kernel=3, stride=4, padding="same")
     assert p.rule.axes and p.rule.axes[0].sizes is None and p.rule.axes[0].also
-    for m in range(1, 200):
-        want = p.call.spec((m,))
-        try:
-            same = p.construction.spec((m,)) == want
-        except convgeom.GeometryError:
-            same = False
-        assert same == p.rule.holds((m,)), f"size {m}: rule {p.exact_for}, exact {same}"
+    assert_rule_is_exactness(p, range(1, 200))
 
 
 def test_layer_spec_is_what_dynamic_modules_read() -> None:
