@@ -52,15 +52,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", nargs="?", metavar="MODEL_OR_OP",
                         help="rf, rf-growth: the model (file or module:factory); staircase: the layer op")
     parser.add_argument("-o", "--out", metavar="FILE", help="write FILE (.svg, .png, .gif, .txt, .json)")
-    parser.add_argument("--values", action="store_true",
+    # defaults None: an option given is one that is not None (cli.args.reject_unused)
+    parser.add_argument("--values", action="store_true", default=None,
                         help="draw numbers (convgeom.ops' trace): input 1..9 repeating and an all-ones kernel "
                              "unless --data / --weight")
     parser.add_argument("--data", metavar="JSON", help="the input values, spatial axes only, e.g. '[[1,2],[3,4]]'")
     parser.add_argument("--weight", metavar="JSON", help="conv: the kernel values, spatial axes only")
     parser.add_argument("--step", metavar="I,J", help="highlight the window of this output position (default 0,0)")
-    parser.add_argument("--mode", choices=("zeros-inserted", "scatter"), default="zeros-inserted",
+    parser.add_argument("--mode", choices=("zeros-inserted", "scatter"), default=None,
                         help="conv-transpose: zeros inserted between input cells, or each input cell stamping")
-    parser.add_argument("--coverage", action="store_true", help="draw the coverage heat map instead of the windows")
+    parser.add_argument("--coverage", action="store_true", default=None, help="draw the coverage heat map instead of the windows")
     parser.add_argument("--pad-value", type=float, default=0.0, help="pad --padding-mode constant: the fill value")
     parser.add_argument("--layer", help="rf: the traced layer's name (see convgeom trace)")
     parser.add_argument("--unit", metavar="I,J", help="rf: the output position of the layer (default: the middle)")
@@ -83,18 +84,15 @@ def _json_array(text: Optional[str], name: str) -> Any:
                             fix=f"quote the JSON, e.g. --{name} '[[1, 2], [3, 4]]'") from None
 
 
+#: the picture options, each for some of what can be drawn
+PICTURE_OPTIONS = ("values", "data", "weight", "step", "coverage", "layer", "unit", "mode")
+
+
 def _refuse(args: argparse.Namespace, allowed: set[str]) -> None:
-    """One clear line for an option that does not apply to what is drawn."""
-    given = {
-        "target": args.target is not None, "values": args.values, "data": args.data is not None,
-        "weight": args.weight is not None, "step": args.step is not None, "coverage": args.coverage,
-        "layer": args.layer is not None, "unit": args.unit is not None,
-        "mode": args.mode != "zeros-inserted",
-    }
-    for name, present in given.items():
-        if present and name not in allowed:
-            flag = "MODEL_OR_OP" if name == "target" else f"--{name}"
-            raise GeometryError(f"{flag} does not apply to 'convgeom draw {args.op}'", fix="drop it")
+    """One clear line for an option (or MODEL_OR_OP) that does not apply to what is drawn."""
+    if args.target is not None and "target" not in allowed:
+        raise GeometryError(f"MODEL_OR_OP does not apply to 'convgeom draw {args.op}'", fix="drop it")
+    values.reject_unused(args, PICTURE_OPTIONS, allowed, f"convgeom draw {args.op}")
 
 
 def _layer_scene(args: argparse.Namespace) -> Any:
@@ -107,12 +105,9 @@ def _layer_scene(args: argparse.Namespace) -> Any:
         raise GeometryError(f"convgeom draw {args.op} needs --input", fix="e.g. --input 5,5")
     if args.coverage and (args.values or args.step):
         raise GeometryError("--coverage draws counts, not one window's values", fix="drop --values and --step")
-    for flag in ("output", "size", "scale"):  # shape's options for adaptive pools and interpolate
-        if getattr(args, flag) is not None:
-            raise GeometryError(f"--{flag} does not apply to 'convgeom draw {args.op}'", fix="drop it")
-    result = compute(*layer_params(args))
-    return make_scene(result, step=_ints(args.step, "step"), mode=args.mode, coverage=args.coverage,
-                      values=args.values, data=_json_array(args.data, "data"), weight=_json_array(args.weight, "weight"))
+    result = compute(*layer_params(args))  # refuses the options the op does not take (--size, ...)
+    return make_scene(result, step=_ints(args.step, "step"), mode=args.mode or "zeros-inserted",
+                      coverage=bool(args.coverage), values=bool(args.values), data=_json_array(args.data, "data"), weight=_json_array(args.weight, "weight"))
 
 
 def _pad_scene(args: argparse.Namespace) -> Any:
